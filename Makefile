@@ -3,7 +3,7 @@
 #   make setup        install every dependency (Debian 12, root) and build
 #   make              build the module (against Debian's 6.12 headers) and userspace
 #   make test         the whole suite: unit, crash, KUnit, VM; ends "N passed, N failed"
-#   make test-unit | test-crash | test-kunit | test-vm    one layer
+#   make test-unit | test-cli | test-crash | test-kunit | test-vm    one layer
 #   make modules-6.1  check that the module still builds against bookworm's 6.1
 #   make demo         the main job on an embedded default (see README)
 #   make bench        side-by-side benchmarks (see bench/README.md)
@@ -23,7 +23,7 @@ export KVER KVER_61 KDIR KDIR_61
 SETUP_STAMP := $(BUILD)/.setup-$(shell sha1sum scripts/setup.sh 2>/dev/null | cut -c1-12)
 
 .PHONY: all modules modules-6.1 userspace setup setup-if-needed test test-unit \
-	test-crash test-kunit test-vm demo bench clean
+	test-cli test-crash test-kunit test-vm demo bench clean
 
 all: modules userspace
 
@@ -50,10 +50,12 @@ setup-if-needed:
 	@if [ ! -e $(SETUP_STAMP) ]; then $(MAKE) setup; else $(MAKE) all; fi
 
 test: setup-if-needed
-	tests/run.sh unit crash kunit vm
+	tests/run.sh unit cli crash kunit vm
 
 test-unit: setup-if-needed
 	tests/run.sh unit
+test-cli: setup-if-needed
+	tests/run.sh cli
 test-crash: setup-if-needed
 	tests/run.sh crash
 test-kunit: setup-if-needed

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/results.sh"
 
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit crash kunit vm)
+[ ${#layers[@]} -gt 0 ] || layers=(unit cli crash kunit vm)
 
 mkdir -p "$here/../build"
 export VXTS_RESULTS

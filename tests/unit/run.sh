@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Native unit tests: every build/tests/unit/test_* binary (cmocka), run with TAP
+# output so each cmocka test becomes one PASS/FAIL line. A binary that crashes
+# or reports nothing is a failure of its own.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/tests/lib/results.sh"
+
+bins=("$top"/build/tests/unit/test_*)
+if [ ! -e "${bins[0]}" ]; then
+	vxts_report FAIL unit/build "no unit test binaries in build/tests/unit: run make"
+	exit 1
+fi
+failed=0
+for bin in "${bins[@]}"; do
+	[ -x "$bin" ] || continue
+	suite=$(basename "$bin")
+	out=$(mktemp)
+	# Each binary gets a private scratch directory (tmpfs when /dev/shm exists).
+	scratch=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-unit.XXXXXX" 2>/dev/null || mktemp -d)
+	CMOCKA_MESSAGE_OUTPUT=TAP VXTS_TEST_TMP=$scratch timeout 900 "$bin" > "$out" 2>&1
+	rc=$?
+	rm -rf "$scratch"
+	n=0
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*)
+			vxts_report PASS "unit/$suite/$(sed -E 's/^ok [0-9]+ -? ?//' <<<"$line")"
+			n=$((n + 1)) ;;
+		"not ok "*)
+			vxts_report FAIL "unit/$suite/$(sed -E 's/^not ok [0-9]+ -? ?//' <<<"$line")"
+			n=$((n + 1)); failed=1 ;;
+		esac
+	done < "$out"
+	if [ "$n" -eq 0 ] || { [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$out"; }; then
+		vxts_report FAIL "unit/$suite" "exit $rc, $n results"
+		failed=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		sed 's/^/    /' "$out" | tail -n 40
+	fi
+	rm -f "$out"
+done
+exit $failed
