@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vxts: the public API of libvxts, the in-place conversion engine.
+ *
+ * A volume is a data area on a device (file or block device) plus a vxts
+ * header (docs/FORMAT.md) that lives either in a detached file or in the last
+ * VXTS_HEADER_AREA_SIZE bytes of the device. The data area is always
+ * byte-compatible with dm-crypt aes-xts-plain64 (`cryptsetup open --type plain
+ * --cipher aes-xts-plain64 --key-size 512 --sector-size <unit>
+ * --iv-offset <iv> --size <data sectors>`) once fully encrypted.
+ *
+ * Typical calls (the CLI makes exactly one of these per verb):
+ *   encrypt:  vxts_format(dev, &fo{ .plaintext = true }, kek)
+ *             vxts_open() + vxts_unlock() + vxts_convert_start(ENCRYPT) +
+ *             vxts_convert()
+ *   resume:   vxts_open() + vxts_unlock() + vxts_convert()
+ *   decrypt:  vxts_open() + vxts_unlock() + vxts_convert_start(DECRYPT) +
+ *             vxts_convert()
+ *   re-key:   vxts_open() + vxts_unlock() + vxts_convert_start(REENCRYPT,
+ *             new keks) + vxts_convert()
+ *   add KEK:  vxts_open() + vxts_unlock() + vxts_keyslot_add()
+ *
+ * Conventions: every call returns 0 or a negative errno and never prints or
+ * exits. After a failure, vxts_error_detail() gives a one-line message for a
+ * human naming the thing and the fix. The errno values mean:
+ *   -EPERM    no keyslot opens with the given KEK (wrong key); nothing written
+ *   -EBUSY    device/header in use (mounted, held, or another vxts holds the
+ *             lock), or a conversion is in progress and forbids the call
+ *   -EBADMSG  header corrupt (both copies bad, or authenticated state fails
+ *             its MAC, or resilience record does not verify)
+ *   -ENODATA  no vxts header there at all (foreign or empty)
+ *   -EIO      read/write/sync error, or an unrecoverable torn data unit
+ *   -EINTR    stopped at a commit point (stop flag or progress callback):
+ *             the volume is consistent, vxts_convert() resumes it
+ *   -EINVAL   bad argument, or device geometry unsuitable (size not a
+ *             multiple of the data unit, too small)
+ *   -ENOSPC   no room: header_at_end area is in use by a filesystem or holds
+ *             non-zero data; no free keyslot
+ *   -EALREADY the requested state is already reached (e.g. decrypt a
+ *             plaintext volume): callers that want idempotency treat it as 0
+ *   -ENOMEM   out of (locked) memory
+ * Keys are only ever passed in caller memory (use vxts_secure_alloc()) and
+ * copied into locked library memory that is wiped on vxts_close().
+ */
+#ifndef VXTS_H
+#define VXTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyslot.h"
+
+#define VXTS_KEY_BYTES 64			/* AES-256-XTS volume key */
+#define VXTS_UUID_SIZE 16
+#define VXTS_LABEL_MAX 47			/* bytes, without the NUL */
+/* Header + resilience area: the detached header file size, or what
+ * header_at_end reserves at the end of the device. */
+#define VXTS_HEADER_AREA_SIZE (16ULL << 20)
+
+struct vxts_volume;				/* opaque */
+
+/* What the data area holds right now. */
+enum vxts_state {
+	VXTS_STATE_ENCRYPTED = 1,		/* all ciphertext under the current DEK */
+	VXTS_STATE_PLAINTEXT = 2,		/* all plaintext (before encrypt/after decrypt) */
+	VXTS_STATE_ENCRYPTING = 3,		/* [0, boundary) cipher, rest plain */
+	VXTS_STATE_DECRYPTING = 4,		/* [0, boundary) plain, rest cipher */
+	VXTS_STATE_REENCRYPTING = 5,		/* [0, boundary) new DEK, rest old */
+};
+
+enum vxts_direction {
+	VXTS_DIR_NONE = 0,
+	VXTS_DIR_ENCRYPT = 1,
+	VXTS_DIR_DECRYPT = 2,
+	VXTS_DIR_REENCRYPT = 3,
+};
+
+enum vxts_resilience {
+	VXTS_RESILIENCE_DEFAULT = 0,		/* = checksum */
+	VXTS_RESILIENCE_CHECKSUM = 1,		/* per-unit SHA-256 of old data; needs atomic unit writes */
+	VXTS_RESILIENCE_JOURNAL = 2,		/* copy of the old window; safe with any torn write */
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+/*
+ * Detail of the last failure in this thread ("" when none), e.g.
+ * "header copy 1 on /dev/sdc: checksum mismatch; copy 2: bad magic: restore
+ * with `vxts header restore`". Valid until the next library call in the thread.
+ */
+const char *vxts_error_detail(void);
+
+/* ---- format ---------------------------------------------------------- */
+
+struct vxts_format_opts {
+	const char *header;		/* detached header file (created/overwritten), or NULL */
+	bool header_at_end;		/* header in the last VXTS_HEADER_AREA_SIZE of the device;
+					 * refused (-ENOSPC) unless a filesystem probe shows it
+					 * unused or it is all zeroes */
+	bool plaintext;			/* the device holds data to encrypt in place (state
+					 * PLAINTEXT); false: a new empty volume (state ENCRYPTED,
+					 * data untouched and meaningless) */
+	const char *label;		/* NULL = "" */
+	uint32_t unit_size;		/* 512 or 4096; 0 = 4096 */
+	uint64_t iv_offset;		/* 512-byte sectors added to the tweak; default 0 */
+	uint64_t data_size;		/* bytes; 0 = whole device (minus the header area) */
+	const uint8_t *volume_key;	/* VXTS_KEY_BYTES, or NULL = random */
+	const struct vxts_argon2_params *argon2;	/* passphrase KEKs; NULL = defaults */
+};
+
+/*
+ * Writes a new header (both copies) for @device with one keyslot sealed under
+ * @kek. Writes nothing to the data area. Refuses (-EBUSY) a device in use.
+ * Overwrites an existing vxts header only if it is not mid-conversion.
+ */
+int vxts_format(const char *device, const struct vxts_format_opts *o,
+		const struct vxts_kek *kek);
+
+/* ---- open / unlock / close ------------------------------------------- */
+
+#define VXTS_OPEN_READONLY	(1u << 0)	/* info/backup only: no lock, no writes */
+
+/*
+ * Opens @device with its header in @header (NULL = at the end of the device)
+ * and loads the newest valid header copy. Read-write opens take O_EXCL on
+ * block devices and flock(LOCK_EX|LOCK_NB) on device and header (-EBUSY).
+ */
+int vxts_open(const char *device, const char *header, unsigned int flags,
+	      struct vxts_volume **out);
+
+/*
+ * Finds the keyslot(s) @kek opens (the current DEK, and the new one while
+ * re-keying), then verifies the header MAC. -EPERM: no slot opens;
+ * -EBADMSG: a slot opened but the authenticated metadata does not verify
+ * (tampered header): the volume stays locked and nothing is written.
+ */
+int vxts_unlock(struct vxts_volume *v, const struct vxts_kek *kek);
+
+/* Wipes keys, drops locks, closes files. NULL ok. */
+void vxts_close(struct vxts_volume *v);
+
+/* ---- info ------------------------------------------------------------ */
+
+struct vxts_info {
+	uint8_t uuid[VXTS_UUID_SIZE];
+	char uuid_str[37];
+	char label[VXTS_LABEL_MAX + 1];
+	char cipher[32];		/* "aes-xts-plain64" */
+	uint32_t version;		/* on-disk format version */
+	uint32_t unit_size;		/* bytes */
+	uint64_t data_offset;		/* bytes from the start of the device (0) */
+	uint64_t data_size;		/* bytes */
+	uint64_t iv_offset;		/* 512-byte sectors */
+	bool header_at_end;
+	uint64_t header_offset;		/* bytes: where the header area starts in its file */
+	enum vxts_state state;
+	enum vxts_direction direction;	/* of the conversion in progress, or NONE */
+	enum vxts_resilience resilience;
+	uint64_t boundary;		/* bytes of the data area already converted */
+	uint64_t window_offset;		/* window in flight (bytes, data-relative) */
+	uint64_t window_size;
+	uint64_t seq;			/* header update sequence number */
+	unsigned int valid_copies;	/* bit 0: copy 1 valid, bit 1: copy 2 valid */
+	bool unlocked;
+	bool direct_io;			/* false: O_DIRECT refused (e.g. tmpfs), buffered + fdatasync */
+	uint32_t current_key_id;	/* keyslots with this key_id hold the current DEK */
+	struct vxts_keyslot_info slots[VXTS_KEYSLOTS];
+};
+
+int vxts_info(struct vxts_volume *v, struct vxts_info *info);
+
+/* "encrypted", "plaintext", "encrypting", ...; "direction": "encrypt", ... */
+const char *vxts_state_name(enum vxts_state s);
+const char *vxts_direction_name(enum vxts_direction d);
+const char *vxts_resilience_name(enum vxts_resilience r);
+
+/* ---- conversion ------------------------------------------------------ */
+
+/*
+ * Progress: @done/@total bytes of the data area converted so far (resumed
+ * runs start at the boundary). Called after each committed window. Return
+ * non-zero to stop at this commit point (vxts_convert() returns -EINTR).
+ */
+typedef int (*vxts_progress_fn)(uint64_t done, uint64_t total, void *ctx);
+
+struct vxts_convert_opts {
+	/* Used by vxts_convert_start() only (a resumed run keeps the header's). */
+	enum vxts_resilience resilience;
+	uint64_t window_size;		/* bytes per commit; 0 = default (checksum 64 MiB,
+					 * journal 4 MiB); journal max ~8 MiB */
+	const struct vxts_argon2_params *argon2;	/* for new passphrase slots */
+	/* Engine tunables (any run). */
+	uint32_t chunk_size;		/* bytes per IO; 0 = 1 MiB */
+	uint32_t queue_depth;		/* IOs in flight; 0 = 32 */
+	uint32_t threads;		/* crypto workers; 0 = online CPUs */
+	uint64_t rate_limit;		/* bytes/s; 0 = unlimited */
+	vxts_progress_fn progress;	/* NULL = none */
+	void *progress_ctx;
+};
+
+/*
+ * Records the start of a conversion in the header (needs vxts_unlock()):
+ *   ENCRYPT    from PLAINTEXT;  DECRYPT from ENCRYPTED;
+ *   REENCRYPT  from ENCRYPTED: a new random DEK is sealed in a free slot under
+ *              each of @new_keks (n_new_keks >= 1). At completion the new DEK
+ *              becomes current and every slot of the old DEK is cleared: a
+ *              KEK not listed in @new_keks no longer opens the volume.
+ * Writes only the header. -EALREADY if already in the target state, -EBUSY
+ * if another conversion is in progress (resume it with vxts_convert()).
+ */
+int vxts_convert_start(struct vxts_volume *v, enum vxts_direction dir,
+		       const struct vxts_convert_opts *o,
+		       const struct vxts_kek *new_keks, size_t n_new_keks);
+
+/*
+ * Runs (or resumes, after recovering an interrupted window) the conversion
+ * recorded in the header until it completes (0), is stopped (-EINTR), or
+ * fails. Needs vxts_unlock(). -EALREADY if there is nothing to convert.
+ */
+int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o);
+
+/*
+ * Async-signal-safe: ask every running vxts_convert() in the process to stop
+ * at its next commit point. vxts_clear_stop() re-arms (call before resuming).
+ */
+void vxts_request_stop(void);
+void vxts_clear_stop(void);
+
+/* ---- keyslots (KEK rotation, never touches data) --------------------- */
+
+/*
+ * Seals the current DEK under @kek in slot @slot (-1 = first free). Needs
+ * vxts_unlock(). -ENOSPC no free slot; -EEXIST slot in use; -EBUSY while a
+ * re-key is in progress.
+ */
+int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
+		     const struct vxts_argon2_params *p, int slot);
+
+/*
+ * Clears slot @slot. Needs vxts_unlock(). Refuses (-EPERM) to remove the
+ * last slot holding the current DEK (key lost = data lost).
+ */
+int vxts_keyslot_remove(struct vxts_volume *v, int slot);
+
+/* ---- header backup / restore ----------------------------------------- */
+
+/* Writes the newest valid header copy (4 KiB, both copies) to @path (new file, 0600). */
+int vxts_header_backup(struct vxts_volume *v, const char *path);
+
+/*
+ * Writes the header in @backup over the header of @device (@header: detached
+ * file, NULL = at the end). The backup must decode; if the present header
+ * still decodes its UUID must match (else -EINVAL). Takes the same locks as a
+ * read-write open. Restoring an old backup over a volume that was converted
+ * since is refused (-EBUSY) unless the backup's state equals the present one.
+ */
+int vxts_header_restore(const char *device, const char *header, const char *backup);
+
+/* ---- keys for opening through dm-vxts -------------------------------- */
+
+enum vxts_key_which {
+	VXTS_KEY_CURRENT = 0,		/* the DEK of [boundary, end) while re-keying */
+	VXTS_KEY_NEW = 1,		/* re-key only: the DEK of [0, boundary) */
+};
+
+/*
+ * Copies a DEK (VXTS_KEY_BYTES) into @key (caller: secure memory). Needs
+ * vxts_unlock(). -ENOENT for VXTS_KEY_NEW when not re-keying.
+ */
+int vxts_volume_key(struct vxts_volume *v, enum vxts_key_which which,
+		    uint8_t key[VXTS_KEY_BYTES]);
+
+#endif
