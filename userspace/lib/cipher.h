@@ -17,10 +17,11 @@ struct vxts_cipher;
 
 /*
  * @unit_size: 512 or 4096 (the dm-crypt sector_size).
- * @iv_offset: added to every sector number, in 512-byte sectors.
+ * @iv_offset: added to every sector number, in 512-byte sectors; a multiple
+ *	of unit_size / 512, as dm-crypt requires.
  * @iv_large_sectors: the tweak counts data units instead of 512-byte sectors.
- * Returns 0, -EINVAL (bad unit size, or the two key halves are equal, which
- * OpenSSL refuses for XTS), -ENOMEM.
+ * Returns 0, -EINVAL (bad unit size or iv_offset, or the two key halves are
+ * equal, which OpenSSL refuses for XTS), -ENOMEM.
  */
 int vxts_cipher_new(struct vxts_cipher **out, const uint8_t key[VXTS_KEY_SIZE],
 		    uint32_t unit_size, uint64_t iv_offset, bool iv_large_sectors);
