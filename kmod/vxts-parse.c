@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-vxts table parsing. Pure string work: no dm core, no allocation, no
+ * keyring, so the KUnit suites compile this very file and feed it good and
+ * bad table lines. Every rejection names its reason through *error, which
+ * the constructor hands to dm as ti->error.
+ */
+#include <linux/kernel.h>
+#include <linux/ctype.h>
+#include <linux/errno.h>
+#include <linux/string.h>
+#include "dm-vxts.h"
+
+/*
+ * Strict decimal: digits only (no sign, no spaces, no trailing newline as
+ * kstrtoull would allow), at least one digit, no overflow.
+ */
+int vxts_parse_u64(const char *s, u64 *v)
+{
+	u64 n = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned int d;
+
+		if (!isdigit(*s))
+			return -EINVAL;
+		d = *s - '0';
+		if (n > (U64_MAX - d) / 10)
+			return -ERANGE;
+		n = n * 10 + d;
+	}
+	*v = n;
+	return 0;
+}
+
+int vxts_parse_u32(const char *s, u32 *v)
+{
+	u64 n;
+	int r;
+
+	r = vxts_parse_u64(s, &n);
+	if (r)
+		return r;
+	if (n > U32_MAX)
+		return -ERANGE;
+	*v = n;
+	return 0;
+}
+
+/* 128 hex digits (either case) into 64 bytes; nothing written on error. */
+int vxts_parse_hex_key(const char *hex, u8 *key)
+{
+	if (strlen(hex) != VXTS_KEY_HEX_LEN)
+		return -EINVAL;
+	return hex2bin(key, hex, VXTS_KEY_SIZE);
+}
+
+static bool vxts_parse_has_space(const char *s)
+{
+	for (; *s; s++)
+		if (isspace(*s))
+			return true;
+	return false;
+}
+
+static bool vxts_parse_is_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!isxdigit(s[i]))
+			return false;
+	return true;
+}
+
+/* ":64:logon:<desc>" or ":64:user:<desc>"; @arg starts after the first ':'. */
+static int vxts_parse_key_ref(const char *arg, struct vxts_key_spec *spec,
+			      const char **error)
+{
+	const char *type = strchr(arg, ':');
+	char size[4];
+	u32 n;
+
+	if (!type || type == arg || type - arg >= sizeof(size)) {
+		*error = "Invalid key reference (want :64:<logon|user>:<desc>)";
+		return -EINVAL;
+	}
+	memcpy(size, arg, type - arg);
+	size[type - arg] = '\0';
+	if (vxts_parse_u32(size, &n) || n != VXTS_KEY_SIZE) {
+		*error = "Invalid key size (AES-256-XTS needs 64 bytes)";
+		return -EINVAL;
+	}
+	type++;
+	if (!strncmp(type, "logon:", 6)) {
+		spec->kind = VXTS_KEY_LOGON;
+		spec->desc = type + 6;
+	} else if (!strncmp(type, "user:", 5)) {
+		spec->kind = VXTS_KEY_USER;
+		spec->desc = type + 5;
+	} else {
+		*error = "Invalid key type (want logon or user)";
+		return -EINVAL;
+	}
+	if (!*spec->desc || strlen(spec->desc) > VXTS_KEY_DESC_MAX ||
+	    vxts_parse_has_space(spec->desc)) {
+		*error = "Invalid key description";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Classify the <key> argument; checks its syntax but decodes nothing. */
+int vxts_parse_key_spec(const char *arg, struct vxts_key_spec *spec,
+			const char **error)
+{
+	size_t len = strlen(arg);
+
+	if (arg[0] == ':')
+		return vxts_parse_key_ref(arg + 1, spec, error);
+	if (len != VXTS_KEY_HEX_LEN || !vxts_parse_is_hex(arg, len)) {
+		*error = "Invalid key (want 128 hex digits or :64:<logon|user>:<desc>)";
+		return -EINVAL;
+	}
+	spec->kind = VXTS_KEY_HEX;
+	spec->desc = NULL;
+	return 0;
+}
+
+static int vxts_parse_opt_sector_size(struct vxts_table *t, const char *val,
+				      const char **error)
+{
+	u32 n;
+
+	if (vxts_parse_u32(val, &n) || (n != 512 && n != 4096)) {
+		*error = "Invalid sector_size (512 or 4096)";
+		return -EINVAL;
+	}
+	t->unit_size = n;
+	return 0;
+}
+
+static int vxts_parse_opt(struct vxts_table *t, const char *arg,
+			  const char **error)
+{
+	enum vxts_opt opt;
+	unsigned int i;
+	int r = 0;
+
+	if (!strcmp(arg, "allow_discards"))
+		opt = VXTS_OPT_ALLOW_DISCARDS;
+	else if (!strcmp(arg, "iv_large_sectors"))
+		opt = VXTS_OPT_IV_LARGE_SECTORS;
+	else if (!strncmp(arg, "sector_size:", 12))
+		opt = VXTS_OPT_SECTOR_SIZE;
+	else {
+		*error = "Unknown optional parameter";
+		return -EINVAL;
+	}
+	for (i = 0; i < t->nr_opts; i++) {
+		if (t->opts[i] == opt) {
+			*error = "Duplicate optional parameter";
+			return -EINVAL;
+		}
+	}
+	if (opt == VXTS_OPT_ALLOW_DISCARDS)
+		t->allow_discards = true;
+	else if (opt == VXTS_OPT_IV_LARGE_SECTORS)
+		t->iv_large_sectors = true;
+	else
+		r = vxts_parse_opt_sector_size(t, arg + 12, error);
+	if (!r)
+		t->opts[t->nr_opts++] = opt;
+	return r;
+}
+
+/* "<#opt_params> <opt_params>...", the whole tail of argv after <offset>. */
+static int vxts_parse_opts(struct vxts_table *t, unsigned int argc, char **argv,
+			   const char **error)
+{
+	unsigned int i;
+	u32 n;
+	int r;
+
+	t->opt_params_given = true;
+	if (vxts_parse_u32(argv[0], &n) || n > VXTS_MAX_OPTS) {
+		*error = "Invalid number of optional parameters";
+		return -EINVAL;
+	}
+	if (n != argc - 1) {
+		*error = "Optional parameter count does not match arguments";
+		return -EINVAL;
+	}
+	for (i = 1; i <= n; i++) {
+		r = vxts_parse_opt(t, argv[i], error);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Sizes and offsets must fall on data-unit boundaries, or tweaks would shift. */
+static int vxts_parse_check_units(const struct vxts_table *t, u64 len,
+				  const char **error)
+{
+	u64 mask = (t->unit_size >> SECTOR_SHIFT) - 1;
+
+	if (len & mask) {
+		*error = "Target length is not a multiple of sector_size";
+		return -EINVAL;
+	}
+	if (t->iv_offset & mask) {
+		*error = "iv_offset is not a multiple of sector_size";
+		return -EINVAL;
+	}
+	if (t->dev_offset & mask) {
+		*error = "Device offset is not a multiple of sector_size";
+		return -EINVAL;
+	}
+	if (len && (t->iv_offset > U64_MAX - len || t->dev_offset > U64_MAX - len)) {
+		*error = "Offset too large for target length";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * argv as dm splits it: cipher key iv_offset device offset [#opt opts...].
+ * @len is the target length in 512-byte sectors. On success @t holds
+ * pointers into argv, which stay valid for the constructor's duration.
+ */
+int vxts_parse_table(struct vxts_table *t, unsigned int argc, char **argv,
+		     u64 len, const char **error)
+{
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->unit_size = 512;
+	if (argc < VXTS_MIN_ARGS) {
+		*error = "Not enough arguments";
+		return -EINVAL;
+	}
+	if (strcmp(argv[0], VXTS_CIPHER)) {
+		*error = "Unsupported cipher (only aes-xts-plain64)";
+		return -EINVAL;
+	}
+	t->key_arg = argv[1];
+	r = vxts_parse_key_spec(argv[1], &t->key, error);
+	if (r)
+		return r;
+	if (vxts_parse_u64(argv[2], &t->iv_offset)) {
+		*error = "Invalid iv_offset";
+		return -EINVAL;
+	}
+	t->dev_path = argv[3];
+	if (vxts_parse_u64(argv[4], &t->dev_offset)) {
+		*error = "Invalid device offset";
+		return -EINVAL;
+	}
+	if (argc > VXTS_MIN_ARGS) {
+		r = vxts_parse_opts(t, argc - VXTS_MIN_ARGS, argv + VXTS_MIN_ARGS, error);
+		if (r)
+			return r;
+	}
+	return vxts_parse_check_units(t, len, error);
+}

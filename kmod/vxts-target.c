@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-vxts target: constructor, destructor, status, limits, registration.
+ * AES-256-XTS with dm-crypt's aes-xts-plain64 on-disk format, so
+ * `cryptsetup open --type plain` or a dm-crypt table with the same key,
+ * sector_size and iv_offset reads what we write, and the other way round.
+ */
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/device-mapper.h>
+#include "dm-vxts.h"
+
+#define DM_MSG_PREFIX "vxts"
+#define VXTS_MIN_CLONES 16
+
+static void vxts_dtr(struct dm_target *ti)
+{
+	struct vxts_ctx *ctx = ti->private;
+
+	if (!ctx)
+		return;
+	/* In-flight work belongs to bios dm core has already drained. */
+	if (ctx->wq)
+		destroy_workqueue(ctx->wq);
+	bioset_exit(&ctx->bs);
+	mempool_exit(&ctx->page_pool);
+	if (ctx->dev)
+		dm_put_device(ti, ctx->dev);
+	vxts_crypt_exit(&ctx->crypt);
+	kfree(ctx->key_ref);
+	kfree(ctx);
+	ti->private = NULL;
+}
+
+/*
+ * The key bytes live only in this short-lived buffer and in the tfm's
+ * key schedule; the buffer is wiped whatever happens.
+ */
+static int vxts_ctr_key(struct dm_target *ti, struct vxts_ctx *ctx)
+{
+	u8 *key;
+	int r;
+
+	key = kmalloc(VXTS_KEY_SIZE, GFP_KERNEL);
+	if (!key) {
+		ti->error = "Cannot allocate key buffer";
+		return -ENOMEM;
+	}
+	r = vxts_key_load(&ctx->table, key);
+	if (r) {
+		ti->error = ctx->table.key.kind == VXTS_KEY_HEX ?
+			"Invalid hex key" :
+			"Cannot load 64-byte key from keyring";
+		goto out;
+	}
+	r = vxts_crypt_setkey(&ctx->crypt, key);
+	if (r)
+		ti->error = "Cipher rejected the key";
+out:
+	kfree_sensitive(key);
+	return r;
+}
+
+static int vxts_ctr_crypt(struct dm_target *ti, struct vxts_ctx *ctx)
+{
+	const struct vxts_table *t = &ctx->table;
+	int r;
+
+	r = vxts_crypt_init(&ctx->crypt, t->unit_size, t->iv_large_sectors,
+			    t->iv_offset);
+	if (r) {
+		ti->error = "Cannot allocate xts(aes) cipher";
+		return r;
+	}
+	if (t->key.kind != VXTS_KEY_HEX) {
+		/* Re-emitted by STATUSTYPE_TABLE: the reference, never the key. */
+		ctx->key_ref = kstrdup(t->key_arg, GFP_KERNEL);
+		if (!ctx->key_ref) {
+			ti->error = "Cannot allocate key reference";
+			return -ENOMEM;
+		}
+	}
+	return vxts_ctr_key(ti, ctx);
+}
+
+static int vxts_ctr_io(struct dm_target *ti, struct vxts_ctx *ctx)
+{
+	int r;
+
+	r = mempool_init_page_pool(&ctx->page_pool, BIO_MAX_VECS, 0);
+	if (r) {
+		ti->error = "Cannot allocate bounce page pool";
+		return r;
+	}
+	r = bioset_init(&ctx->bs, VXTS_MIN_CLONES, 0, BIOSET_NEED_BVECS);
+	if (r) {
+		ti->error = "Cannot allocate bio set";
+		return r;
+	}
+	mutex_init(&ctx->bounce_lock);
+	ctx->wq = alloc_workqueue("kvxtsd/%s", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
+				  dm_table_device_name(ti->table));
+	if (!ctx->wq) {
+		ti->error = "Cannot allocate workqueue";
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* dm keeps argv after we return; a hex key must not linger there. */
+static void vxts_ctr_wipe_hex(unsigned int argc, char **argv)
+{
+	if (argc > 1 && argv[1][0] != ':')
+		memzero_explicit(argv[1], strlen(argv[1]));
+}
+
+/* The table's strings point into argv, which dies with the ctr call. */
+static void vxts_ctr_forget_argv(struct vxts_table *t)
+{
+	t->key_arg = NULL;
+	t->key.desc = NULL;
+	t->dev_path = NULL;
+}
+
+/*
+ * Construct a vxts mapping (dm-crypt's grammar):
+ *
+ *   <start> <len> vxts aes-xts-plain64 <key> <iv_offset> <device> <offset>
+ *                      [<#opt_params> <opt_params>...]
+ *
+ *   <key>        128 hex digits (the 64-byte AES-256-XTS key), or a keyring
+ *                reference :64:logon:<description> or :64:user:<description>
+ *                whose payload is exactly 64 bytes
+ *   <iv_offset>  added to the sector number that makes the tweak
+ *   <device>     the backing device (path or major:minor)
+ *   <offset>     where the data starts on <device>, in 512-byte sectors
+ *   opt_params   sector_size:<512|4096>  data unit in bytes (default 512)
+ *                allow_discards          pass discards to <device>
+ *                iv_large_sectors        tweak counts data units, not
+ *                                        512-byte sectors
+ *
+ * <len>, <iv_offset> and <offset> must be multiples of the data unit.
+ */
+static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct vxts_ctx *ctx;
+	const char *error;
+	int r;
+
+	if (argc < VXTS_MIN_ARGS) {
+		ti->error = "Not enough arguments";
+		vxts_ctr_wipe_hex(argc, argv);
+		return -EINVAL;
+	}
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx) {
+		ti->error = "Cannot allocate context";
+		vxts_ctr_wipe_hex(argc, argv);
+		return -ENOMEM;
+	}
+	ti->private = ctx;
+
+	r = vxts_parse_table(&ctx->table, argc, argv, ti->len, &error);
+	if (r) {
+		ti->error = (char *)error;	/* dm's field is not const */
+		goto bad;
+	}
+	r = vxts_ctr_crypt(ti, ctx);
+	if (r)
+		goto bad;
+	r = dm_get_device(ti, ctx->table.dev_path, dm_table_get_mode(ti->table),
+			  &ctx->dev);
+	if (r) {
+		ti->error = "Device lookup failed";
+		goto bad;
+	}
+	ctx->start = ctx->table.dev_offset;
+	r = vxts_ctr_io(ti, ctx);
+	if (r)
+		goto bad;
+
+	ti->per_io_data_size = vxts_io_data_size(ctx);
+	ti->num_flush_bios = 1;
+	ti->num_discard_bios = ctx->table.allow_discards ? 1 : 0;
+	ti->accounts_remapped_io = true;
+	vxts_ctr_forget_argv(&ctx->table);
+	vxts_ctr_wipe_hex(argc, argv);
+	return 0;
+bad:
+	vxts_ctr_forget_argv(&ctx->table);
+	vxts_ctr_wipe_hex(argc, argv);
+	vxts_dtr(ti);
+	return r;
+}
+
+/* ---- status ---- */
+
+static const char *vxts_status_opt(const struct vxts_table *t, enum vxts_opt opt,
+				   char *buf, size_t len)
+{
+	switch (opt) {
+	case VXTS_OPT_ALLOW_DISCARDS:
+		return "allow_discards";
+	case VXTS_OPT_IV_LARGE_SECTORS:
+		return "iv_large_sectors";
+	default:
+		snprintf(buf, len, "sector_size:%u", t->unit_size);
+		return buf;
+	}
+}
+
+/* Exactly what the ctr accepted, except a hex key, which prints as "-". */
+static void vxts_status_table(struct vxts_ctx *ctx, char *result,
+			      unsigned int maxlen)
+{
+	const struct vxts_table *t = &ctx->table;
+	unsigned int sz = strlen(result);
+	char buf[24];
+	unsigned int i;
+
+	DMEMIT("%s %s %llu %s %llu", VXTS_CIPHER,
+	       ctx->key_ref ? ctx->key_ref : "-",
+	       (unsigned long long)t->iv_offset, ctx->dev->name,
+	       (unsigned long long)ctx->start);
+	if (!t->opt_params_given)
+		return;
+	DMEMIT(" %u", t->nr_opts);
+	for (i = 0; i < t->nr_opts; i++)
+		DMEMIT(" %s", vxts_status_opt(t, t->opts[i], buf, sizeof(buf)));
+}
+
+/* Fields documented in docs/TARGET.md; append new ones at the end only. */
+static void vxts_status_info(struct vxts_ctx *ctx, char *result,
+			     unsigned int maxlen)
+{
+	struct vxts_stats *s = &ctx->stats;
+	unsigned int sz = strlen(result);
+
+	DMEMIT("%s %u %lld %lld %lld %lld %lld %lld",
+	       vxts_crypt_driver(&ctx->crypt), ctx->crypt.unit_size,
+	       (long long)atomic64_read(&s->read_bios),
+	       (long long)atomic64_read(&s->write_bios),
+	       (long long)atomic64_read(&s->reads_inline),
+	       (long long)atomic64_read(&s->reads_deferred),
+	       (long long)atomic64_read(&s->bounce_waits),
+	       (long long)atomic64_read(&s->refused_bios));
+}
+
+static void vxts_status_ima(struct dm_target *ti, char *result,
+			    unsigned int maxlen)
+{
+	struct vxts_ctx *ctx = ti->private;
+	const struct vxts_table *t = &ctx->table;
+	unsigned int sz = strlen(result);
+	static const char * const kinds[] = {
+		[VXTS_KEY_HEX] = "hex",
+		[VXTS_KEY_LOGON] = "logon",
+		[VXTS_KEY_USER] = "user",
+	};
+
+	DMEMIT_TARGET_NAME_VERSION(ti->type);
+	DMEMIT(",cipher_string=%s,key_type=%s,iv_offset=%llu,sector_size=%u",
+	       VXTS_CIPHER, kinds[t->key.kind],
+	       (unsigned long long)t->iv_offset, t->unit_size);
+	DMEMIT(",iv_large_sectors=%c,allow_discards=%c;",
+	       t->iv_large_sectors ? 'y' : 'n', t->allow_discards ? 'y' : 'n');
+}
+
+static void vxts_status(struct dm_target *ti, status_type_t type,
+			unsigned int status_flags, char *result,
+			unsigned int maxlen)
+{
+	struct vxts_ctx *ctx = ti->private;
+
+	result[0] = '\0';
+	switch (type) {
+	case STATUSTYPE_INFO:
+		vxts_status_info(ctx, result, maxlen);
+		break;
+	case STATUSTYPE_TABLE:
+		vxts_status_table(ctx, result, maxlen);
+		break;
+	case STATUSTYPE_IMA:
+		vxts_status_ima(ti, result, maxlen);
+		break;
+	}
+}
+
+/* ---- limits and devices ---- */
+
+/*
+ * A data unit is the smallest IO we can en/decrypt, so it is the logical
+ * block size. dma_alignment keeps every segment unit aligned in memory,
+ * which keeps each unit inside one page (queue_limits has had it since
+ * before 6.1). map() still checks and fails violators.
+ */
+static void vxts_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct vxts_ctx *ctx = ti->private;
+	unsigned int unit = ctx->crypt.unit_size;
+
+	limits->logical_block_size = max_t(unsigned int,
+					   limits->logical_block_size, unit);
+	limits->physical_block_size = max_t(unsigned int,
+					    limits->physical_block_size, unit);
+	limits->io_min = max_t(unsigned int, limits->io_min, unit);
+	limits->dma_alignment = limits->logical_block_size - 1;
+}
+
+static int vxts_iterate_devices(struct dm_target *ti,
+				iterate_devices_callout_fn fn, void *data)
+{
+	struct vxts_ctx *ctx = ti->private;
+
+	return fn(ti, ctx->dev, ctx->start, ti->len, data);
+}
+
+static struct target_type vxts_target = {
+	.name = "vxts",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = vxts_ctr,
+	.dtr = vxts_dtr,
+	.map = vxts_io_map,
+	.end_io = vxts_io_end,
+	.status = vxts_status,
+	.io_hints = vxts_io_hints,
+	.iterate_devices = vxts_iterate_devices,
+};
+
+static int __init vxts_init(void)
+{
+	return dm_register_target(&vxts_target);
+}
+
+static void __exit vxts_exit(void)
+{
+	dm_unregister_target(&vxts_target);
+}
+
+module_init(vxts_init);
+module_exit(vxts_exit);
+
+MODULE_DESCRIPTION(DM_NAME " AES-256-XTS target, dm-crypt aes-xts-plain64 compatible");
+MODULE_AUTHOR("vxts project");
+MODULE_LICENSE("GPL");
