@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -32,11 +33,27 @@ int vxts_random(void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * The engine hashes every data unit in checksum mode, so fetch SHA-256 from
+ * the provider once: an implicit fetch per call costs ~400 ns, a tenth of
+ * hashing a 4 KiB unit.
+ */
+static EVP_MD *vxts_kdf_sha256_md;
+static pthread_once_t vxts_kdf_sha256_once = PTHREAD_ONCE_INIT;
+
+static void vxts_kdf_fetch_sha256(void)
+{
+	vxts_kdf_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int vxts_sha256(uint8_t out[32], const void *data, size_t len)
 {
 	unsigned int outl = 0;
 
-	if (EVP_Digest(data, len, out, &outl, EVP_sha256(), NULL) != 1 || outl != 32)
+	pthread_once(&vxts_kdf_sha256_once, vxts_kdf_fetch_sha256);
+	if (!vxts_kdf_sha256_md)
+		return -ENOMEM;
+	if (EVP_Digest(data, len, out, &outl, vxts_kdf_sha256_md, NULL) != 1 || outl != 32)
 		return -EIO;
 	return 0;
 }
