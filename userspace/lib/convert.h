@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * convert: the crash-safe, window-by-window conversion state machine
+ * (docs/ENGINE.md). It knows the header, two devices and the keys; it does
+ * not know how the window is held, so the same machine can later drive an
+ * online conversion where dm-vxts holds the window instead of nobody.
+ */
+#ifndef VXTS_CONVERT_H
+#define VXTS_CONVERT_H
+
+#include <stdint.h>
+
+#include "dev.h"
+#include "header.h"
+#include "vxts.h"
+
+struct vxts_conv_ctx {
+	struct vxts_dev *data;		/* data area at h->data_offset */
+	struct vxts_dev *hdr;		/* header area at hdr_base (may equal data) */
+	uint64_t hdr_base;
+	struct vxts_header *h;		/* in/out: committed as the run goes */
+	const uint8_t *key_cur;		/* DEK of key_id h->key_id */
+	const uint8_t *key_new;		/* re-key: the other DEK, else NULL */
+	const uint8_t *mac_cur;		/* header MAC key under key_cur */
+	const uint8_t *mac_new;		/* under key_new (re-key completion) */
+};
+
+/*
+ * Recovers an interrupted window (if the header names one) and converts until
+ * the end. 0 done (h says the final state), -EINTR stopped at a commit point,
+ * else -errno with the detail set. A re-key that returns 0 has switched
+ * h->key_id to the new DEK: the caller swaps its keys.
+ */
+int vxts_conv_run(struct vxts_conv_ctx *x, const struct vxts_convert_opts *o);
+
+#endif

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dev_uring: the device IO seam over io_uring (liburing 2.3).
+ *
+ * One ring per opened device, the device fd registered as fixed file 0, and
+ * the engine's window buffer registered so chunk IO uses READ_FIXED /
+ * WRITE_FIXED (no per-IO page pinning). Submission and completion follow the
+ * engine's rhythm: it queues up to queue_depth IOs, submits once, waits for
+ * one completion and reaps whatever else is ready.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev.h"
+
+struct uring_dev {
+	struct vxts_dev dev;
+	struct io_uring ring;
+	bool ring_ready;
+	bool files_registered;
+	bool bufs_registered;
+};
+
+static struct uring_dev *uring_dev(struct vxts_dev *d)
+{
+	return (struct uring_dev *)d;
+}
+
+static void uring_prep(struct uring_dev *u, struct io_uring_sqe *sqe, struct vxts_io *io)
+{
+	uint8_t *p = io->buf + io->done;
+	unsigned int n = (unsigned int)(io->len - io->done);
+	uint64_t off = io->off + io->done;
+	int fd = u->files_registered ? 0 : u->dev.fd;
+	bool fixed = u->bufs_registered && io->buf_index >= 0;
+
+	if (io->op == VXTS_IO_READ) {
+		if (fixed)
+			io_uring_prep_read_fixed(sqe, fd, p, n, off, io->buf_index);
+		else
+			io_uring_prep_read(sqe, fd, p, n, off);
+	} else {
+		if (fixed)
+			io_uring_prep_write_fixed(sqe, fd, p, n, off, io->buf_index);
+		else
+			io_uring_prep_write(sqe, fd, p, n, off);
+	}
+	if (u->files_registered)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, io);
+}
+
+static int uring_queue(struct vxts_dev *d, struct vxts_io *io)
+{
+	struct uring_dev *u = uring_dev(d);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	uring_prep(u, sqe, io);
+	return 0;
+}
+
+static int uring_submit(struct vxts_dev *d)
+{
+	struct uring_dev *u = uring_dev(d);
+	int r;
+
+	do {
+		r = io_uring_submit(&u->ring);
+	} while (r == -EINTR || r == -EAGAIN);
+	return r < 0 ? r : 0;
+}
+
+static int uring_reap(struct vxts_dev *d, struct vxts_io **out, unsigned int max, bool wait)
+{
+	struct uring_dev *u = uring_dev(d);
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+	int r;
+
+	if (wait) {
+		do {
+			r = io_uring_wait_cqe(&u->ring, &cqe);
+		} while (r == -EINTR);
+		if (r < 0)
+			return r;
+	}
+	while (n < max && io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+		struct vxts_io *io = io_uring_cqe_get_data(cqe);
+
+		io->res = cqe->res;
+		out[n++] = io;
+		io_uring_cqe_seen(&u->ring, cqe);
+	}
+	return (int)n;
+}
+
+static int uring_sync(struct vxts_dev *d)
+{
+	return fdatasync(d->fd) ? -errno : 0;
+}
+
+static int uring_register_buffers(struct vxts_dev *d, const struct iovec *iov, unsigned int n)
+{
+	struct uring_dev *u = uring_dev(d);
+	int r;
+
+	if (u->bufs_registered)
+		io_uring_unregister_buffers(&u->ring);
+	u->bufs_registered = false;
+	r = io_uring_register_buffers(&u->ring, iov, n);
+	if (r < 0)
+		return r;
+	u->bufs_registered = true;
+	return 0;
+}
+
+static void uring_unregister_buffers(struct vxts_dev *d)
+{
+	struct uring_dev *u = uring_dev(d);
+
+	if (u->bufs_registered)
+		io_uring_unregister_buffers(&u->ring);
+	u->bufs_registered = false;
+}
+
+static void uring_close(struct vxts_dev *d)
+{
+	struct uring_dev *u = uring_dev(d);
+
+	uring_unregister_buffers(d);
+	if (u->ring_ready)
+		io_uring_queue_exit(&u->ring);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(u);
+}
+
+static const struct vxts_dev_ops uring_ops = {
+	.queue = uring_queue,
+	.submit = uring_submit,
+	.reap = uring_reap,
+	.sync = uring_sync,
+	.register_buffers = uring_register_buffers,
+	.unregister_buffers = uring_unregister_buffers,
+	.close = uring_close,
+};
+
+/* O_DIRECT first; filesystems without it (older tmpfs) refuse at open. */
+static int uring_open_fd(const char *path, bool writable, bool excl, bool *direct)
+{
+	int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	struct stat st;
+	int fd;
+
+	if (excl && !stat(path, &st) && S_ISBLK(st.st_mode))
+		flags |= O_EXCL;
+	fd = open(path, flags | O_DIRECT);
+	*direct = fd >= 0;
+	if (fd < 0 && errno == EINVAL)
+		fd = open(path, flags);
+	return fd < 0 ? -errno : fd;
+}
+
+static int uring_size(int fd, uint64_t *size, bool *blk)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	*blk = S_ISBLK(st.st_mode);
+	if (*blk)
+		return ioctl(fd, BLKGETSIZE64, size) ? -errno : 0;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int vxts_dev_uring_open(const char *path, bool writable, bool excl,
+			unsigned int queue_depth, struct vxts_dev **out)
+{
+	struct uring_dev *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return -ENOMEM;
+	u->dev.ops = &uring_ops;
+	u->dev.queue_depth = queue_depth ? queue_depth : 32;
+	snprintf(u->dev.name, sizeof(u->dev.name), "%s", path);
+	u->dev.fd = uring_open_fd(path, writable, excl, &u->dev.direct);
+	if (u->dev.fd < 0) {
+		r = u->dev.fd;
+		goto fail;
+	}
+	r = uring_size(u->dev.fd, &u->dev.size, &u->dev.is_blockdev);
+	if (r)
+		goto fail;
+	r = io_uring_queue_init(u->dev.queue_depth * 2, &u->ring, 0);
+	if (r)
+		goto fail;
+	u->ring_ready = true;
+	/* Fixed file is an optimisation: run without it on old kernels. */
+	u->files_registered = io_uring_register_files(&u->ring, &u->dev.fd, 1) == 0;
+	*out = &u->dev;
+	return 0;
+fail:
+	if (u->dev.fd < 0)
+		u->dev.fd = -1;
+	uring_close(&u->dev);
+	return r;
+}

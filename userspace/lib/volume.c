@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * volume: the public API of vxts.h over the header, the devices and the
+ * conversion state machine. Every entry point clears the error detail, checks
+ * its preconditions, and touches the disk only after they all hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "convert.h"
+#include "error.h"
+#include "kdf.h"
+#include "placement.h"
+#include "secmem.h"
+#include "volume.h"
+
+#define VOL_QUEUE_DEPTH 64
+
+/* ---- names ------------------------------------------------------------------- */
+
+const char *vxts_state_name(enum vxts_state s)
+{
+	static const char *const n[] = { "?", "encrypted", "plaintext", "encrypting",
+					 "decrypting", "reencrypting" };
+
+	return (unsigned int)s < 6 ? n[s] : "?";
+}
+
+const char *vxts_direction_name(enum vxts_direction d)
+{
+	static const char *const n[] = { "none", "encrypt", "decrypt", "reencrypt" };
+
+	return (unsigned int)d < 4 ? n[d] : "?";
+}
+
+const char *vxts_resilience_name(enum vxts_resilience r)
+{
+	static const char *const n[] = { "none", "checksum", "journal" };
+
+	return (unsigned int)r < 3 ? n[r] : "?";
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+static int vol_keys_alloc(struct vxts_volume *v)
+{
+	if (!v->keys)
+		v->keys = vxts_secure_alloc(sizeof(*v->keys));
+	return v->keys ? 0 : vxts_err(-ENOMEM, "cannot lock memory for keys (RLIMIT_MEMLOCK?)");
+}
+
+static void vol_keys_drop(struct vxts_volume *v)
+{
+	vxts_secure_free(v->keys, sizeof(*v->keys));
+	v->keys = NULL;
+	v->have_cur = false;
+	v->have_new = false;
+}
+
+/* ---- attach / open / close ----------------------------------------------------- */
+
+static int vol_load_error(struct vxts_volume *v, int r)
+{
+	const struct vxts_hdr_load *l = &v->load;
+
+	if (r == -ENODATA)
+		return vxts_err(r, "no vxts header on %s", v->hdr->name);
+	if (r == -EBADMSG)
+		return vxts_err(r, "vxts header on %s is damaged (copy 1: %s; copy 2: %s): "
+				"restore it with `vxts header restore`", v->hdr->name,
+				l->why[0], l->why[1]);
+	return vxts_err(r, "cannot read the vxts header on %s (%d)", v->hdr->name, r);
+}
+
+/* The data area must lie inside the data device (and before an end header). */
+static int vol_check_fit(struct vxts_volume *v)
+{
+	uint64_t end = v->h.data_offset + v->h.data_size;
+	uint64_t limit = v->hdr == v->data ? v->hdr_base : v->data->size;
+
+	if (end > limit)
+		return vxts_err(-EINVAL, "%s is smaller (%llu bytes) than the volume's data area "
+				"(%llu bytes): wrong device or header?", v->data->name,
+				(unsigned long long)limit, (unsigned long long)end);
+	return 0;
+}
+
+int vxts_volume_attach(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_base,
+		       bool readonly, struct vxts_volume **out)
+{
+	struct vxts_volume *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (!v) {
+		vxts_dev_close(data);
+		if (hdr != data)
+			vxts_dev_close(hdr);
+		return -ENOMEM;
+	}
+	v->data = data;
+	v->hdr = hdr;
+	v->hdr_base = hdr_base;
+	v->readonly = readonly;
+	r = vxts_hdr_load(hdr, hdr_base, &v->h, &v->load);
+	if (r)
+		r = vol_load_error(v, r);
+	if (!r)
+		r = vol_check_fit(v);
+	if (r) {
+		vxts_close(v);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+void vxts_close(struct vxts_volume *v)
+{
+	if (!v)
+		return;
+	vol_keys_drop(v);
+	if (v->hdr != v->data)
+		vxts_dev_close(v->hdr);
+	vxts_dev_close(v->data);
+	vxts_wipe(&v->h, sizeof(v->h));
+	free(v);
+}
+
+static int vol_lock(struct vxts_dev *d)
+{
+	if (flock(d->fd, LOCK_EX | LOCK_NB))
+		return errno == EWOULDBLOCK ?
+			vxts_err(-EBUSY, "%s is locked by another vxts process", d->name) :
+			vxts_err(-errno, "cannot lock %s", d->name);
+	return 0;
+}
+
+static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
+{
+	int r = vxts_dev_uring_open(path, rw, rw, VOL_QUEUE_DEPTH, out);
+
+	if (r == -EBUSY)
+		return vxts_err(r, "%s is in use (mounted, or held by another process)", path);
+	if (r)
+		return vxts_err(r, "cannot open %s (%d)", path, r);
+	r = rw ? vol_lock(*out) : 0;
+	if (r) {
+		vxts_dev_close(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* Data device + header device (same device for an end header). */
+static int vol_open_pair(const char *device, const char *header, bool rw,
+			 struct vxts_dev **data, struct vxts_dev **hdr, uint64_t *base)
+{
+	int r = vol_open_dev(device, rw, data);
+
+	if (r)
+		return r;
+	if (!header) {
+		*hdr = *data;
+		if ((*data)->size < VXTS_HEADER_AREA_SIZE + 4096) {
+			vxts_dev_close(*data);
+			return vxts_err(-EINVAL, "%s is too small for a header at its end", device);
+		}
+		*base = (*data)->size - VXTS_HEADER_AREA_SIZE;
+		return 0;
+	}
+	*base = 0;
+	r = vol_open_dev(header, rw, hdr);
+	if (r)
+		vxts_dev_close(*data);
+	return r;
+}
+
+int vxts_open(const char *device, const char *header, unsigned int flags,
+	      struct vxts_volume **out)
+{
+	bool ro = flags & VXTS_OPEN_READONLY;
+	struct vxts_dev *data, *hdr;
+	uint64_t base;
+	int r;
+
+	vxts_err_clear();
+	r = vol_open_pair(device, header, !ro, &data, &hdr, &base);
+	return r ? r : vxts_volume_attach(data, hdr, base, ro, out);
+}
+
+/* ---- format -------------------------------------------------------------------- */
+
+static int vol_format_geometry(struct vxts_header *h, struct vxts_dev *data, bool at_end,
+			       uint64_t hdr_base, const struct vxts_format_opts *o)
+{
+	uint64_t avail = at_end ? hdr_base : data->size;
+
+	h->unit_size = o->unit_size ? o->unit_size : 4096;
+	if (h->unit_size != 512 && h->unit_size != 4096)
+		return vxts_err(-EINVAL, "data unit size %u: must be 512 or 4096", h->unit_size);
+	if (!o->data_size && avail % h->unit_size)
+		return vxts_err(-EINVAL, "%s: %llu bytes%s is not a multiple of the %u-byte data "
+				"unit", data->name, (unsigned long long)avail,
+				at_end ? " (before the header area)" : "", h->unit_size);
+	h->data_size = o->data_size ? o->data_size : avail;
+	if (h->data_size > avail)
+		return vxts_err(-ENOSPC, "data size %llu exceeds the %llu bytes available on %s",
+				(unsigned long long)h->data_size, (unsigned long long)avail,
+				data->name);
+	if (h->data_size < h->unit_size || h->data_size % h->unit_size)
+		return vxts_err(-EINVAL, "data size %llu: must be a non-zero multiple of %u",
+				(unsigned long long)h->data_size, h->unit_size);
+	h->iv_offset = o->iv_offset;
+	h->flags = at_end ? VXTS_HDR_F_AT_END : 0;
+	return 0;
+}
+
+static int vol_format_fill(struct vxts_header *h, const struct vxts_format_opts *o)
+{
+	int r;
+
+	if (o->label && strlen(o->label) > VXTS_LABEL_MAX)
+		return vxts_err(-EINVAL, "label longer than %d bytes", VXTS_LABEL_MAX);
+	snprintf(h->label, sizeof(h->label), "%s", o->label ? o->label : "");
+	r = vxts_random(h->uuid, sizeof(h->uuid));
+	if (!r)
+		r = vxts_random(h->mac_salt, sizeof(h->mac_salt));
+	if (r)
+		return vxts_err(r, "no randomness (%d)", r);
+	h->uuid[6] = (h->uuid[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
+	h->uuid[8] = (h->uuid[8] & 0x3f) | 0x80;
+	h->state = o->plaintext ? VXTS_STATE_PLAINTEXT : VXTS_STATE_ENCRYPTED;
+	h->direction = VXTS_DIR_NONE;
+	return 0;
+}
+
+int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_base,
+		     uint64_t area_size, const struct vxts_format_opts *o,
+		     const struct vxts_kek *kek)
+{
+	struct vxts_header h = { .area_size = area_size };
+	struct vxts_vol_keys *k = vxts_secure_alloc(sizeof(*k));
+	int r;
+
+	if (!k)
+		return vxts_err(-ENOMEM, "cannot lock memory for keys (RLIMIT_MEMLOCK?)");
+	if (hdr_base > hdr->size || hdr->size - hdr_base < area_size)
+		r = vxts_err(-ENOSPC, "header area of %llu bytes does not fit %s",
+			     (unsigned long long)area_size, hdr->name);
+	else
+		r = vol_format_geometry(&h, data, hdr == data, hdr_base, o);
+	if (!r)
+		r = vol_format_fill(&h, o);
+	if (!r && o->volume_key)
+		memcpy(k->cur, o->volume_key, VXTS_KEY_BYTES);
+	else if (!r)
+		r = vxts_random(k->cur, VXTS_KEY_BYTES);
+	if (!r)
+		r = vxts_keyslot_seal(h.slots[0], kek, o->argon2, k->cur, VXTS_KEY_BYTES, 0);
+	if (r && !vxts_error_detail()[0])
+		vxts_err(r, "cannot seal the volume key (%d)", r);
+	if (!r)
+		r = vxts_hdr_mac_key(&h, k->cur, k->mac_cur);
+	if (!r && vxts_hdr_commit(hdr, hdr_base, &h, k->mac_cur))
+		r = vxts_err(-EIO, "writing the header to %s failed", hdr->name);
+	vxts_secure_free(k, sizeof(*k));
+	vxts_wipe(&h, sizeof(h));
+	return r;
+}
+
+/*
+ * Never format over a conversion in progress: its data would be lost.
+ * Returns 1 if a (finished) vxts header is there: its area is ours to reuse.
+ */
+static int vol_format_guard(struct vxts_dev *hdr, uint64_t base)
+{
+	struct vxts_header h;
+	struct vxts_hdr_load l;
+	int r = vxts_hdr_load(hdr, base, &h, &l);
+
+	if (!r && h.direction != VXTS_DIR_NONE)
+		r = vxts_err(-EBUSY, "%s holds a vxts volume in the middle of %s: resume or "
+			     "finish it first", hdr->name, vxts_direction_name(h.direction));
+	else
+		r = r ? 0 : 1;
+	vxts_wipe(&h, sizeof(h));
+	return r;
+}
+
+static int vol_create_header_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	int r = 0;
+
+	if (fd < 0)
+		return vxts_err(-errno, "cannot create header file %s", path);
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < VXTS_HEADER_AREA_SIZE &&
+	    ftruncate(fd, VXTS_HEADER_AREA_SIZE))
+		r = vxts_err(-errno, "cannot size header file %s", path);
+	close(fd);
+	return r;
+}
+
+int vxts_format(const char *device, const struct vxts_format_opts *o,
+		const struct vxts_kek *kek)
+{
+	struct vxts_dev *data, *hdr;
+	uint64_t base;
+	int r;
+
+	vxts_err_clear();
+	if (!!o->header == !!o->header_at_end)
+		return vxts_err(-EINVAL, "give exactly one of a detached header file or "
+				"header_at_end");
+	if (o->header) {
+		r = vol_create_header_file(o->header);
+		if (r)
+			return r;
+	}
+	r = vol_open_pair(device, o->header, true, &data, &hdr, &base);
+	if (r)
+		return r;
+	r = vol_format_guard(hdr, base);
+	if (!r && o->header_at_end)
+		r = vxts_place_check_end(data, base);
+	if (r == 1)
+		r = 0;
+	if (!r)
+		r = vxts_format_devs(data, hdr, base, VXTS_HEADER_AREA_SIZE, o, kek);
+	if (hdr != data)
+		vxts_dev_close(hdr);
+	vxts_dev_close(data);
+	return r;
+}
+
+/* ---- unlock ------------------------------------------------------------------- */
+
+/* Tries every slot of the KEK's type; keeps what opens (current and/or new DEK). */
+static int vol_try_slots(struct vxts_volume *v, const struct vxts_kek *kek, int *opened)
+{
+	struct vxts_header *h = &v->h;
+	uint8_t *key = vxts_secure_alloc(VXTS_KEY_BYTES);
+	struct vxts_keyslot_info ki;
+	size_t len;
+	uint32_t id;
+	int r = 0;
+
+	if (!key)
+		return vxts_err(-ENOMEM, "cannot lock memory for keys");
+	for (int i = 0; i < VXTS_KEYSLOTS && r != -ENOMEM; i++) {
+		if (vxts_keyslot_info(h->slots[i], &ki) || !ki.in_use || ki.type != kek->type)
+			continue;
+		r = vxts_keyslot_open(h->slots[i], kek, key, &len, &id);
+		if (r || len != VXTS_KEY_BYTES)
+			continue;
+		(*opened)++;
+		if (id == h->key_id && !v->have_cur) {
+			memcpy(v->keys->cur, key, VXTS_KEY_BYTES);
+			v->have_cur = true;
+		} else if (id != h->key_id && h->direction == VXTS_DIR_REENCRYPT && !v->have_new) {
+			memcpy(v->keys->new, key, VXTS_KEY_BYTES);
+			v->have_new = true;
+		}
+	}
+	vxts_secure_free(key, VXTS_KEY_BYTES);
+	return r == -ENOMEM ? r : 0;
+}
+
+/* The MAC guards everything recovery acts on: check it before any write. */
+static int vol_verify(struct vxts_volume *v)
+{
+	int r = vxts_hdr_mac_key(&v->h, v->keys->cur, v->keys->mac_cur);
+
+	if (!r && v->have_new)
+		r = vxts_hdr_mac_key(&v->h, v->keys->new, v->keys->mac_new);
+	if (r)
+		return vxts_err(r, "key derivation failed (%d)", r);
+	if (vxts_hdr_verify_mac(&v->h, v->keys->mac_cur))
+		return vxts_err(-EBADMSG, "vxts header on %s fails authentication (edited or "
+				"forged): refusing to use it; restore it with `vxts header "
+				"restore`", v->hdr->name);
+	return 0;
+}
+
+int vxts_unlock(struct vxts_volume *v, const struct vxts_kek *kek)
+{
+	bool had_cur = v->have_cur;
+	int opened = 0, r;
+
+	vxts_err_clear();
+	r = vol_keys_alloc(v);
+	if (!r)
+		r = vol_try_slots(v, kek, &opened);
+	if (r)
+		return r;
+	if (!v->have_cur) {
+		vol_keys_drop(v);
+		return vxts_err(-EPERM, opened ?
+				"this key opens only the new volume key of the re-key in "
+				"progress: give a key of the current one first" :
+				"no keyslot of %s opens with this key", v->hdr->name);
+	}
+	if (had_cur)
+		return opened ? 0 : vxts_err(-EPERM, "no keyslot of %s opens with this key",
+					     v->hdr->name);
+	r = vol_verify(v);
+	if (r)
+		vol_keys_drop(v);
+	return r;
+}
+
+static int vol_need_unlocked(struct vxts_volume *v, bool write)
+{
+	if (write && v->readonly)
+		return vxts_err(-EINVAL, "volume opened read-only");
+	if (!v->have_cur)
+		return vxts_err(-EPERM, "volume is locked: unlock it with a key first");
+	return 0;
+}
+
+/* ---- info --------------------------------------------------------------------- */
+
+static void vol_uuid_str(const uint8_t *u, char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < VXTS_UUID_SIZE; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*s++ = '-';
+		*s++ = hex[u[i] >> 4];
+		*s++ = hex[u[i] & 15];
+	}
+	*s = '\0';
+}
+
+int vxts_info(struct vxts_volume *v, struct vxts_info *in)
+{
+	const struct vxts_header *h = &v->h;
+
+	vxts_err_clear();
+	memset(in, 0, sizeof(*in));
+	memcpy(in->uuid, h->uuid, VXTS_UUID_SIZE);
+	vol_uuid_str(h->uuid, in->uuid_str);
+	snprintf(in->label, sizeof(in->label), "%s", h->label);
+	snprintf(in->cipher, sizeof(in->cipher), "%s", VXTS_CIPHER_NAME);
+	in->version = VXTS_HDR_VERSION;
+	in->unit_size = h->unit_size;
+	in->data_offset = h->data_offset;
+	in->data_size = h->data_size;
+	in->iv_offset = h->iv_offset;
+	in->header_at_end = h->flags & VXTS_HDR_F_AT_END;
+	in->header_offset = v->hdr_base;
+	in->state = h->state;
+	in->direction = h->direction;
+	in->resilience = h->resilience;
+	in->boundary = h->direction == VXTS_DIR_NONE ? h->data_size : h->boundary;
+	in->window_offset = h->win_off;
+	in->window_size = h->win_len;
+	in->seq = h->seq;
+	in->valid_copies = v->load.valid;
+	in->unlocked = v->have_cur;
+	in->direct_io = v->data->direct;
+	in->current_key_id = h->key_id;
+	for (int i = 0; i < VXTS_KEYSLOTS; i++)
+		vxts_keyslot_info(h->slots[i], &in->slots[i]);
+	return 0;
+}
+
+/* ---- conversion ---------------------------------------------------------------- */
+
+static int vol_commit(struct vxts_volume *v)
+{
+	int r = vxts_hdr_commit(v->hdr, v->hdr_base, &v->h, v->keys->mac_cur);
+
+	return r ? vxts_err(r, "writing the header to %s failed (%d)", v->hdr->name, r) : 0;
+}
+
+/* Which state a direction may start from, and which it runs in. */
+static int vol_start_state(struct vxts_volume *v, enum vxts_direction dir, uint32_t *state)
+{
+	static const uint32_t from[] = { 0, VXTS_STATE_PLAINTEXT, VXTS_STATE_ENCRYPTED,
+					 VXTS_STATE_ENCRYPTED };
+	static const uint32_t during[] = { 0, VXTS_STATE_ENCRYPTING, VXTS_STATE_DECRYPTING,
+					   VXTS_STATE_REENCRYPTING };
+
+	if (dir < VXTS_DIR_ENCRYPT || dir > VXTS_DIR_REENCRYPT)
+		return vxts_err(-EINVAL, "unknown conversion direction %d", dir);
+	if (v->h.direction == dir)
+		return 1;	/* already started: vxts_convert() resumes it */
+	if (v->h.direction != VXTS_DIR_NONE)
+		return vxts_err(-EBUSY, "a %s is in progress on %s: resume it first",
+				vxts_direction_name(v->h.direction), v->data->name);
+	if ((dir == VXTS_DIR_ENCRYPT && v->h.state == VXTS_STATE_ENCRYPTED) ||
+	    (dir == VXTS_DIR_DECRYPT && v->h.state == VXTS_STATE_PLAINTEXT))
+		return vxts_err(-EALREADY, "volume is already %s", vxts_state_name(v->h.state));
+	if (v->h.state != from[dir])
+		return vxts_err(-EINVAL, "cannot %s a volume that is %s", vxts_direction_name(dir),
+				vxts_state_name(v->h.state));
+	*state = during[dir];
+	return 0;
+}
+
+/* Re-key: a fresh DEK sealed under every new KEK, in slots of the other key id. */
+static int vol_seal_new(struct vxts_volume *v, const struct vxts_kek *keks, size_t n,
+			const struct vxts_argon2_params *p)
+{
+	struct vxts_keyslot_info ki;
+	uint32_t id = v->h.key_id ^ 1;
+	size_t done = 0;
+	int r;
+
+	if (!n)
+		return vxts_err(-EINVAL, "a re-key needs at least one KEK for the new volume key");
+	/* Slots of the other id are leftovers of an abandoned re-key. */
+	for (int i = 0; i < VXTS_KEYSLOTS; i++)
+		if (!vxts_keyslot_info(v->h.slots[i], &ki) && ki.in_use && ki.key_id == id)
+			vxts_keyslot_clear(v->h.slots[i]);
+	r = vxts_random(v->keys->new, VXTS_KEY_BYTES);
+	for (int i = 0; !r && done < n && i < VXTS_KEYSLOTS; i++) {
+		if (vxts_keyslot_info(v->h.slots[i], &ki) || ki.in_use)
+			continue;
+		r = vxts_keyslot_seal(v->h.slots[i], &keks[done++], p, v->keys->new,
+				      VXTS_KEY_BYTES, id);
+	}
+	if (!r && done < n)
+		r = vxts_err(-ENOSPC, "not enough free keyslots for %zu new keys", n);
+	if (!r)
+		r = vxts_hdr_mac_key(&v->h, v->keys->new, v->keys->mac_new);
+	v->have_new = !r;
+	return r;
+}
+
+int vxts_convert_start(struct vxts_volume *v, enum vxts_direction dir,
+		       const struct vxts_convert_opts *o,
+		       const struct vxts_kek *new_keks, size_t n_new_keks)
+{
+	struct vxts_header saved = v->h;
+	uint32_t state = 0;
+	int r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (!r)
+		r = vol_start_state(v, dir, &state);
+	if (r)
+		return r == 1 ? 0 : r;
+	if (dir == VXTS_DIR_REENCRYPT)
+		r = vol_seal_new(v, new_keks, n_new_keks, o ? o->argon2 : NULL);
+	if (r)
+		goto fail;
+	v->h.state = state;
+	v->h.direction = dir;
+	v->h.resilience = o && o->resilience ? o->resilience : VXTS_RESILIENCE_CHECKSUM;
+	v->h.boundary = 0;
+	v->h.win_len = 0;
+	r = vol_commit(v);
+	if (!r)
+		return 0;
+fail:
+	v->h = saved;
+	v->have_new = false;
+	return r;
+}
+
+int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o)
+{
+	struct vxts_conv_ctx x = {
+		.data = v->data, .hdr = v->hdr, .hdr_base = v->hdr_base, .h = &v->h,
+	};
+	bool rekey = v->h.direction == VXTS_DIR_REENCRYPT;
+	int r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (r)
+		return r;
+	if (v->h.direction == VXTS_DIR_NONE)
+		return vxts_err(-EALREADY, "nothing to convert: volume is %s",
+				vxts_state_name(v->h.state));
+	x.key_cur = v->keys->cur;
+	x.mac_cur = v->keys->mac_cur;
+	x.key_new = v->have_new ? v->keys->new : NULL;
+	x.mac_new = v->have_new ? v->keys->mac_new : NULL;
+	r = vxts_conv_run(&x, o);
+	if (!r && rekey) {
+		/* The header now names the new DEK as current. */
+		memcpy(v->keys->cur, v->keys->new, VXTS_KEY_BYTES);
+		memcpy(v->keys->mac_cur, v->keys->mac_new, 32);
+		vxts_wipe(v->keys->new, VXTS_KEY_BYTES);
+		vxts_wipe(v->keys->mac_new, 32);
+		v->have_new = false;
+	}
+	return r;
+}
+
+/* ---- keyslots ------------------------------------------------------------------- */
+
+int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
+		     const struct vxts_argon2_params *p, int slot)
+{
+	struct vxts_keyslot_info ki;
+	uint8_t saved[VXTS_KEYSLOT_SIZE];
+	int r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (r)
+		return r;
+	if (v->h.direction == VXTS_DIR_REENCRYPT)
+		return vxts_err(-EBUSY, "a re-key is in progress: add keys after it completes");
+	if (slot >= VXTS_KEYSLOTS || slot < -1)
+		return vxts_err(-EINVAL, "keyslot %d: slots are 0..%d", slot, VXTS_KEYSLOTS - 1);
+	for (int i = 0; slot < 0 && i < VXTS_KEYSLOTS; i++)
+		if (!vxts_keyslot_info(v->h.slots[i], &ki) && !ki.in_use)
+			slot = i;
+	if (slot < 0)
+		return vxts_err(-ENOSPC, "all %d keyslots are in use", VXTS_KEYSLOTS);
+	if (vxts_keyslot_info(v->h.slots[slot], &ki) || ki.in_use)
+		return vxts_err(-EEXIST, "keyslot %d is in use", slot);
+	memcpy(saved, v->h.slots[slot], sizeof(saved));
+	r = vxts_keyslot_seal(v->h.slots[slot], kek, p, v->keys->cur, VXTS_KEY_BYTES,
+			      v->h.key_id);
+	if (r)
+		r = vxts_err(r, "cannot seal keyslot %d (%d)", slot, r);
+	else
+		r = vol_commit(v);
+	if (r)
+		memcpy(v->h.slots[slot], saved, sizeof(saved));
+	return r ? r : slot;
+}
+
+int vxts_keyslot_remove(struct vxts_volume *v, int slot)
+{
+	struct vxts_keyslot_info ki, kj;
+	uint8_t saved[VXTS_KEYSLOT_SIZE];
+	int same = 0, r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (r)
+		return r;
+	if (slot < 0 || slot >= VXTS_KEYSLOTS || vxts_keyslot_info(v->h.slots[slot], &ki) ||
+	    !ki.in_use)
+		return vxts_err(-ENOENT, "keyslot %d is not in use", slot);
+	for (int i = 0; i < VXTS_KEYSLOTS; i++)
+		if (!vxts_keyslot_info(v->h.slots[i], &kj) && kj.in_use && kj.key_id == ki.key_id)
+			same++;
+	if (same == 1)
+		return vxts_err(-EPERM, "keyslot %d is the last one holding its volume key: "
+				"add another key first (key lost = data lost)", slot);
+	memcpy(saved, v->h.slots[slot], sizeof(saved));
+	vxts_keyslot_clear(v->h.slots[slot]);
+	r = vol_commit(v);
+	if (r)
+		memcpy(v->h.slots[slot], saved, sizeof(saved));
+	return r;
+}
+
+/* ---- header backup / restore ------------------------------------------------------ */
+
+#define VOL_BACKUP_SIZE (2 * VXTS_HDR_COPY_SIZE)
+
+int vxts_header_backup(struct vxts_volume *v, const char *path)
+{
+	uint8_t buf[VOL_BACKUP_SIZE];
+	ssize_t n;
+	int fd, r;
+
+	vxts_err_clear();
+	r = vxts_hdr_encode(&v->h, NULL, buf);
+	if (r)
+		return r;
+	memcpy(buf + VXTS_HDR_COPY_SIZE, buf, VXTS_HDR_COPY_SIZE);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return vxts_err(-errno, "cannot create %s (it must not exist yet)", path);
+	n = write(fd, buf, sizeof(buf));
+	r = n == (ssize_t)sizeof(buf) && !fsync(fd) ? 0 : -EIO;
+	close(fd);
+	if (r) {
+		unlink(path);
+		return vxts_err(r, "cannot write %s", path);
+	}
+	return 0;
+}
+
+/* A backup file: either copy that decodes. */
+static int vol_read_backup(const char *path, uint8_t *buf, struct vxts_header *h)
+{
+	char why[96];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vxts_err(-errno, "cannot open backup %s", path);
+	n = read(fd, buf, VOL_BACKUP_SIZE);
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		if (n >= (ssize_t)((i + 1) * VXTS_HDR_COPY_SIZE) &&
+		    !vxts_hdr_decode(buf + i * VXTS_HDR_COPY_SIZE, h, why, sizeof(why))) {
+			memmove(buf, buf + i * VXTS_HDR_COPY_SIZE, VXTS_HDR_COPY_SIZE);
+			return 0;
+		}
+	}
+	return vxts_err(-EBADMSG, "%s is not a valid vxts header backup", path);
+}
+
+/* Refuse a backup of another volume, or one older than the live conversion state. */
+static int vol_restore_guard(struct vxts_dev *hdr, uint64_t base, const struct vxts_header *b)
+{
+	struct vxts_header cur;
+	struct vxts_hdr_load l;
+
+	if (vxts_hdr_load(hdr, base, &cur, &l))
+		return 0;	/* nothing valid there: the case restore exists for */
+	if (memcmp(cur.uuid, b->uuid, VXTS_UUID_SIZE))
+		return vxts_err(-EINVAL, "backup belongs to another volume (UUID differs)");
+	if (cur.state != b->state || cur.direction != b->direction ||
+	    cur.boundary != b->boundary || cur.win_len != b->win_len)
+		return vxts_err(-EBUSY, "backup is stale: the volume's conversion state moved on "
+				"since (restoring it would lose data)");
+	return 0;
+}
+
+int vxts_header_restore(const char *device, const char *header, const char *backup)
+{
+	struct vxts_header b;
+	struct vxts_dev *data, *hdr;
+	uint8_t *buf = aligned_alloc(4096, VOL_BACKUP_SIZE);
+	uint64_t base;
+	int r;
+
+	vxts_err_clear();
+	if (!buf)
+		return -ENOMEM;
+	r = vol_read_backup(backup, buf, &b);
+	if (!r)
+		r = vol_open_pair(device, header, true, &data, &hdr, &base);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	r = vol_restore_guard(hdr, base, &b);
+	memcpy(buf + VXTS_HDR_COPY_SIZE, buf, VXTS_HDR_COPY_SIZE);
+	if (!r)
+		r = vxts_dev_rw(hdr, VXTS_IO_WRITE, buf, VOL_BACKUP_SIZE, base);
+	if (!r)
+		r = vxts_dev_sync(hdr);
+	if (r && !vxts_error_detail()[0])
+		vxts_err(r, "writing the header to %s failed (%d)", hdr->name, r);
+	if (hdr != data)
+		vxts_dev_close(hdr);
+	vxts_dev_close(data);
+	free(buf);
+	return r;
+}
+
+/* ---- keys for dm-vxts ------------------------------------------------------------- */
+
+int vxts_volume_key(struct vxts_volume *v, enum vxts_key_which which,
+		    uint8_t key[VXTS_KEY_BYTES])
+{
+	vxts_err_clear();
+	if (!v->have_cur)
+		return vxts_err(-EPERM, "volume is locked: unlock it with a key first");
+	if (which == VXTS_KEY_NEW && !v->have_new)
+		return vxts_err(-ENOENT, "no re-key in progress (or its key is not unlocked)");
+	memcpy(key, which == VXTS_KEY_NEW ? v->keys->new : v->keys->cur, VXTS_KEY_BYTES);
+	return 0;
+}
