@@ -7,6 +7,8 @@
  *    plain64 / iv_offset / iv_large_sectors arithmetic, done by hand),
  *  - ciphertext captured from dm-crypt itself (vectors/dmcrypt-*.bin, made
  *    in the VM; see vectors/README.md). Missing captures are SKIPs.
+ *  - cryptsetup's offline reencrypt of a file (kernel crypto API, dm-crypt
+ *    IV rules), run on the host.
  * It also prints the throughput of 4 KiB units (one core) as a TAP comment.
  */
 #include <errno.h>
@@ -401,6 +403,91 @@ static void test_dmcrypt_capture(void **state)
 	vxts_cipher_free(c);
 }
 
+/* ---- cryptsetup cross-check ---------------------------------------------- */
+
+/*
+ * cryptsetup's offline "reencrypt --encrypt" runs in userspace over the
+ * kernel crypto API with dm-crypt's IV rules, so it is a second,
+ * independent implementation available without a VM. Encrypt a file with
+ * it (detached LUKS2 header), dump the volume key it chose, and check that
+ * vxts_cipher_decrypt gives back the plaintext. LUKS2 never sets
+ * iv_large_sectors, so 4096-byte sectors count tweaks in 512-byte sectors.
+ */
+static int tc_sh(const char *dir, const char *cmd)
+{
+	char line[PATH_MAX + 1024];
+
+	snprintf(line, sizeof(line), "cd '%s' && { %s; } >cmd.log 2>&1", dir, cmd);
+	return system(line);
+}
+
+static void tc_read_file(const char *dir, const char *name, uint8_t *buf, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, len, f), len);
+	fclose(f);
+}
+
+static void tc_cryptsetup_case(const char *dir, uint32_t unit)
+{
+	const size_t len = 1u << 20;
+	uint8_t *plain = malloc(len), *img = malloc(len), *got = malloc(len), key[VXTS_KEY_SIZE];
+	struct vxts_cipher *c;
+	char cmd[PATH_MAX + 768];
+
+	assert_true(plain && img && got);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -f hdr vk && head -c %zu /dev/urandom >plain && cp plain img && "
+		 "head -c 32 /dev/urandom >kf && "
+		 "cryptsetup reencrypt --encrypt --type luks2 --header hdr --key-file kf "
+		 "--batch-mode --force-offline-reencrypt --resilience none "
+		 "--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --cipher aes-xts-plain64 "
+		 "--key-size 512 --sector-size %u img && "
+		 "cryptsetup luksDump --dump-volume-key --volume-key-file vk --batch-mode "
+		 "--key-file kf hdr", len, unit);
+	if (tc_sh(dir, cmd)) {
+		snprintf(cmd, sizeof(cmd), "cat '%s/cmd.log' >&2", dir);
+		(void)!system(cmd);
+		fail_msg("cryptsetup failed for sector size %u (log above)", unit);
+	}
+	tc_read_file(dir, "plain", plain, len);
+	tc_read_file(dir, "img", img, len);
+	tc_read_file(dir, "vk", key, sizeof(key));
+	assert_memory_not_equal(plain, img, 4096);
+	assert_int_equal(vxts_cipher_new(&c, key, unit, 0, false), 0);
+	assert_int_equal(vxts_cipher_decrypt(c, got, img, len, 0), 0);
+	assert_memory_equal(got, plain, len);
+	assert_int_equal(vxts_cipher_encrypt(c, got, plain, len, 0), 0);
+	assert_memory_equal(got, img, len);
+	vxts_cipher_free(c);
+	memset(key, 0, sizeof(key));
+	free(plain);
+	free(img);
+	free(got);
+}
+
+static void test_cryptsetup_cross_check(void **state)
+{
+	char dir[PATH_MAX], cmd[PATH_MAX + 16];
+	const char *tmp = getenv("VXTS_TEST_TMP");
+
+	if (system("cryptsetup --version >/dev/null 2>&1")) {
+		print_message("# cryptsetup not installed\n");
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "%s/tc-cryptsetup.XXXXXX", tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	tc_cryptsetup_case(dir, 512);
+	tc_cryptsetup_case(dir, 4096);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- throughput ---------------------------------------------------------- */
 
 static double tc_now(void)
@@ -462,6 +549,7 @@ int main(void)
 		TC_CAPTURE_TEST(3, "u4096-large"),
 		TC_CAPTURE_TEST(4, "u4096-off"),
 		TC_CAPTURE_TEST(5, "u4096-off-large"),
+		cmocka_unit_test(test_cryptsetup_cross_check),
 		cmocka_unit_test(test_throughput_4k),
 	};
 
