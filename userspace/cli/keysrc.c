@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vxts command line: where keys come from.
+ *
+ * A KEK comes from a key file (raw bytes, any length), a passphrase file, or
+ * (only when stdin is a TTY and no key flag was given) a prompt without echo.
+ * Key material is read straight into vxts_secure_alloc() memory: it never
+ * passes through stdio buffers, argv, the environment or a log line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "keyslot.h"
+#include "secmem.h"
+
+#define CLI_KEY_FILE_MAX	(1U << 20)	/* a key file larger is a mistake */
+#define CLI_KEY_PIPE_CAP	(64U << 10)	/* pipes/FIFOs: no size known */
+#define CLI_PASS_MAX		512
+
+static int cli_key_alloc(struct cli_key *k, size_t cap)
+{
+	k->secret = vxts_secure_alloc(cap);
+	if (!k->secret)
+		return -errno;
+	k->cap = cap;
+	k->len = 0;
+	return 0;
+}
+
+void cli_key_put(struct cli_key *k)
+{
+	vxts_secure_free(k->secret, k->cap);
+	memset(k, 0, sizeof(*k));
+}
+
+/* read() until EOF or @k is full; a full buffer with data left is too big. */
+static int cli_key_read_fd(struct cli_key *k, int fd)
+{
+	ssize_t n;
+	char extra;
+
+	while (k->len < k->cap) {
+		n = read(fd, k->secret + k->len, k->cap - k->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		k->len += n;
+	}
+	n = read(fd, &extra, 1);
+	return n > 0 ? -EFBIG : 0;
+}
+
+static void cli_key_check_mode(const char *path, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode) && (st->st_mode & (S_IRGRP | S_IROTH)))
+		cli_warn("%s is readable by group or others: chmod 600 %s",
+			 path, path);
+}
+
+static int cli_key_from_file(struct cli_key *k, const char *path, bool pass)
+{
+	struct stat st;
+	size_t cap;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st)) {
+		r = -errno;
+		cli_detail("cannot read key from %s: %s", path, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	cli_key_check_mode(path, &st);
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size : CLI_KEY_PIPE_CAP;
+	if (S_ISREG(st.st_mode) && st.st_size > CLI_KEY_FILE_MAX) {
+		cli_detail("key file %s is larger than %u bytes: is it the right file?",
+			path, CLI_KEY_FILE_MAX);
+		close(fd);
+		return -EFBIG;
+	}
+	r = cli_key_alloc(k, cap ? cap : 1);
+	if (!r)
+		r = cli_key_read_fd(k, fd);
+	close(fd);
+	if (r) {
+		cli_detail("cannot read key from %s: %s", path, strerror(-r));
+		return r;
+	}
+	/* `echo pass > file` adds a newline nobody means as part of the secret */
+	if (pass && k->len && k->secret[k->len - 1] == '\n')
+		k->secret[--k->len] = 0;
+	if (!k->len) {
+		cli_detail("key file %s is empty", path);
+		return -EINVAL;
+	}
+	k->type = pass ? VXTS_KEK_PASSPHRASE : VXTS_KEK_KEYFILE;
+	return 0;
+}
+
+/* Reads one line from the TTY on stdin with echo off, into @buf (secure). */
+static int cli_key_read_line(uint8_t *buf, size_t cap, size_t *len)
+{
+	struct termios old, quiet;
+	int r = 0;
+	ssize_t n;
+	char c;
+
+	if (tcgetattr(STDIN_FILENO, &old))
+		return -errno;
+	quiet = old;
+	quiet.c_lflag &= ~(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet))
+		return -errno;
+	*len = 0;
+	for (;;) {
+		n = read(STDIN_FILENO, &c, 1);
+		if (n < 0 && errno == EINTR) {
+			r = -EINTR;
+			break;
+		}
+		if (n <= 0 || c == '\n')
+			break;
+		if (*len == cap) {
+			r = -EFBIG;
+			break;
+		}
+		buf[(*len)++] = c;
+	}
+	c = 0;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	return r;
+}
+
+static int cli_key_prompt(struct cli_key *k, bool confirm)
+{
+	struct cli_key again = { 0 };
+	int r;
+
+	r = cli_key_alloc(k, CLI_PASS_MAX);
+	if (r)
+		return r;
+	fputs("Passphrase: ", stderr);
+	r = cli_key_read_line(k->secret, k->cap, &k->len);
+	if (!r && !k->len)
+		r = -ENOKEY;
+	if (!r && confirm) {
+		r = cli_key_alloc(&again, CLI_PASS_MAX);
+		if (!r) {
+			fputs("Passphrase (again): ", stderr);
+			r = cli_key_read_line(again.secret, again.cap, &again.len);
+		}
+		if (!r && (again.len != k->len ||
+			   memcmp(again.secret, k->secret, k->len))) {
+			cli_detail("passphrases do not match");
+			r = -EINVAL;
+		}
+		cli_key_put(&again);
+	}
+	if (r == -ENOKEY)
+		cli_detail("empty passphrase");
+	k->type = VXTS_KEK_PASSPHRASE;
+	return r;
+}
+
+/*
+ * Fills @k for @role: CLI_KEY_UNLOCK uses --key-file/--passphrase-file,
+ * CLI_KEY_NEW uses --new-key-file/--new-passphrase-file. @confirm asks twice
+ * on a prompt (a new passphrase). Returns 0 or -errno after a message;
+ * -ENOKEY when nothing was given and stdin is not a TTY: never block.
+ */
+int cli_key_get(struct cli_key *k, const struct cli_opts *o,
+		enum cli_key_role role, bool confirm)
+{
+	const char *kf = role == CLI_KEY_NEW ? o->new_key_file : o->key_file;
+	const char *pf = role == CLI_KEY_NEW ? o->new_passphrase_file
+					     : o->passphrase_file;
+
+	memset(k, 0, sizeof(*k));
+	if (kf)
+		return cli_key_from_file(k, kf, false);
+	if (pf)
+		return cli_key_from_file(k, pf, true);
+	if (!isatty(STDIN_FILENO)) {
+		if (role == CLI_KEY_NEW)
+			cli_detail("no new key given: use --new-key-file or --new-passphrase-file");
+		else
+			cli_detail("no key given: use --key-file or --passphrase-file");
+		return -ENOKEY;
+	}
+	return cli_key_prompt(k, confirm);
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vxts command line: the verb table, help and dispatch.
+ *
+ * One table drives both dispatch and help, so `vxts help` can never list a
+ * verb that does not exist or miss an option a verb accepts. A verb is one
+ * or two words ("keyslot add"); each row says which options it takes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "cli.h"
+
+#define O_COMMON	(OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HEADER))
+#define O_UNLOCK	(OPT_BIT(OPT_KEY_FILE) | OPT_BIT(OPT_PASSPHRASE_FILE))
+#define O_ARGON2	(OPT_BIT(OPT_ARGON2_MEMORY) | OPT_BIT(OPT_ARGON2_TIME) | \
+			 OPT_BIT(OPT_ARGON2_PARALLEL))
+#define O_ENGINE	(OPT_BIT(OPT_RESILIENCE) | OPT_BIT(OPT_QUEUE_DEPTH) | \
+			 OPT_BIT(OPT_CHUNK_SIZE) | OPT_BIT(OPT_THREADS) | \
+			 OPT_BIT(OPT_NO_PROGRESS) | OPT_BIT(OPT_YES) | \
+			 OPT_BIT(OPT_RATE_LIMIT))
+#define O_LAYOUT	(OPT_BIT(OPT_HEADER_AT_END) | OPT_BIT(OPT_SECTOR_SIZE) | \
+			 OPT_BIT(OPT_IV_OFFSET) | OPT_BIT(OPT_LABEL) | O_ARGON2)
+
+static const struct cli_verb cli_verbs[] = {
+	{ "encrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT,
+	  "encrypt DEVICE in place (re-running resumes)", cli_cmd_encrypt },
+	{ "decrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE,
+	  "decrypt DEVICE in place back to plaintext", cli_cmd_decrypt },
+	{ "reencrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_ARGON2 |
+	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
+	  "re-key DEVICE in place with a new volume key", cli_cmd_reencrypt },
+	{ "format", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_LAYOUT | OPT_BIT(OPT_YES),
+	  "create a new, empty encrypted volume (destroys data)", cli_cmd_format },
+	{ "status", "DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
+	  "state, percent done, rate and ETA of DEVICE", cli_cmd_status },
+	{ "dump", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_VOLUME_KEY),
+	  "print the header (never keys, unless --volume-key)", cli_cmd_dump },
+	{ "keyslot add", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ARGON2 |
+	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_SLOT),
+	  "add a keyslot for a new KEK (no data is rewritten)", cli_cmd_keyslot_add },
+	{ "keyslot remove", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_SLOT) |
+	  OPT_BIT(OPT_YES),
+	  "remove the slot that opens with the given key (or --slot N)",
+	  cli_cmd_keyslot_remove },
+	{ "keyslot list", "DEVICE", 1, 1, O_COMMON,
+	  "list keyslots and their KEK types", cli_cmd_keyslot_list },
+	{ "header backup", "DEVICE FILE", 2, 2, O_COMMON,
+	  "copy the header to FILE (keys stay wrapped)", cli_cmd_header_backup },
+	{ "header restore", "DEVICE FILE", 2, 2, O_COMMON | OPT_BIT(OPT_YES),
+	  "write a header backup from FILE back to DEVICE", cli_cmd_header_restore },
+};
+
+#define CLI_NVERBS ((int)(sizeof(cli_verbs) / sizeof(cli_verbs[0])))
+
+static const char *const cli_exit_help[] = {
+	"  0  ok (also: nothing to do, e.g. encrypt on an encrypted volume)",
+	"  1  generic failure",
+	"  2  usage: unknown verb or option, bad argument",
+	"  3  wrong key: no keyslot opens with the given key",
+	"  4  device busy: another vxts or an open mapping holds it",
+	"  5  header corrupt: restore it with `vxts header restore`",
+	"  6  IO error on the device",
+	"  7  interrupted at a commit point: re-run the same command to resume",
+	"  8  no vxts volume on the device",
+	"  9  device unsuitable: too small or not a multiple of the sector size",
+	" 10  no key given and stdin is not a TTY",
+	" 11  volume is in a state that forbids the verb (e.g. decrypt while re-keying)",
+	NULL,
+};
+
+static void cli_usage_verb(FILE *f, const struct cli_verb *v)
+{
+	int i;
+
+	fprintf(f, "usage: %s %s [options] %s\n  %s\n\noptions:\n", cli_prog,
+		v->name, v->args, v->summary);
+	for (i = 0; i < OPT_COUNT; i++) {
+		const struct cli_opt_desc *d = &cli_opt_table[i];
+		char left[64];
+
+		if (!(v->opts & OPT_BIT(i)))
+			continue;
+		snprintf(left, sizeof(left), "--%s%s%s", d->name,
+			 d->arg ? " " : "", d->arg ? d->arg : "");
+		fprintf(f, "  %-28s %s\n", left, d->help);
+	}
+}
+
+static void cli_usage(FILE *f)
+{
+	int i;
+
+	fprintf(f, "usage: %s VERB [options] ARGS...\n\nverbs:\n", cli_prog);
+	for (i = 0; i < CLI_NVERBS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", cli_verbs[i].name,
+			 cli_verbs[i].args);
+		fprintf(f, "  %-28s %s\n", left, cli_verbs[i].summary);
+	}
+	fprintf(f, "\n`%s VERB --help` lists a verb's options.\n"
+		"Keys come only from --key-file, --passphrase-file or a prompt on a TTY.\n"
+		"\nexit codes:\n", cli_prog);
+	for (i = 0; cli_exit_help[i]; i++)
+		fprintf(f, "%s\n", cli_exit_help[i]);
+}
+
+/* Matches "keyslot add" against argv[1..2]; returns the verb and its words. */
+static const struct cli_verb *cli_find_verb(int argc, char **argv, int *words)
+{
+	char two[128];
+	int i;
+
+	for (i = 0; i < CLI_NVERBS; i++) {
+		if (!strcmp(cli_verbs[i].name, argv[1])) {
+			*words = 1;
+			return &cli_verbs[i];
+		}
+	}
+	if (argc < 3)
+		return NULL;
+	snprintf(two, sizeof(two), "%s %s", argv[1], argv[2]);
+	for (i = 0; i < CLI_NVERBS; i++) {
+		if (!strcmp(cli_verbs[i].name, two)) {
+			*words = 2;
+			return &cli_verbs[i];
+		}
+	}
+	return NULL;
+}
+
+/* `vxts help [VERB...]` */
+static int cli_help(int argc, char **argv)
+{
+	const struct cli_verb *v;
+	int words;
+
+	if (argc < 3) {
+		cli_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	v = cli_find_verb(argc - 1, argv + 1, &words);
+	if (!v) {
+		cli_err("unknown verb '%s': see `%s help`", argv[2], cli_prog);
+		return CLI_EXIT_USAGE;
+	}
+	cli_usage_verb(stdout, v);
+	return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_verb *v;
+	struct cli_opts o;
+	int words, r;
+
+	if (argc < 2) {
+		cli_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h"))
+		return cli_help(argc, argv);
+	v = cli_find_verb(argc, argv, &words);
+	if (!v) {
+		cli_err("unknown verb '%s%s%s': see `%s help`", argv[1],
+			argc > 2 && argv[2][0] != '-' ? " " : "",
+			argc > 2 && argv[2][0] != '-' ? argv[2] : "", cli_prog);
+		return CLI_EXIT_USAGE;
+	}
+	r = cli_opts_parse(&o, v, argc - words, argv + words);
+	if (r == 1) {
+		cli_usage_verb(stdout, v);
+		return CLI_EXIT_OK;
+	}
+	if (r) {
+		fprintf(stderr, "see `%s %s --help`\n", cli_prog, v->name);
+		return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+	}
+	r = v->run(&o);
+	free(o.pos);
+	return r;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vxts command line: option table and strict parsing.
+ *
+ * One table describes every option (name, argument, help); each verb lists
+ * which of them it accepts, so `vxts <verb> --help` and the parser can never
+ * disagree. Numbers are parsed strictly: trailing junk, overflow and values
+ * out of range are usage errors, never silently truncated.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
+	[OPT_HELP] = { "help", NULL, "show this verb's usage and exit" },
+	[OPT_JSON] = { "json", NULL,
+		"one JSON object on stdout; progress as JSON lines on stderr" },
+	[OPT_YES] = { "yes", NULL,
+		"do not ask before destructive steps (alias --batch)" },
+	[OPT_HEADER] = { "header", "PATH",
+		"detached header: a file or device instead of the data device" },
+	[OPT_HEADER_AT_END] = { "header-at-end", NULL,
+		"keep the header in the last MiB of the device (no shrink needed)" },
+	[OPT_KEY_FILE] = { "key-file", "PATH",
+		"KEK from a file of raw key material (any length, read as is)" },
+	[OPT_PASSPHRASE_FILE] = { "passphrase-file", "PATH",
+		"KEK from a passphrase in a file (one trailing newline dropped)" },
+	[OPT_NEW_KEY_FILE] = { "new-key-file", "PATH",
+		"keyslot add: the new slot's key file" },
+	[OPT_NEW_PASSPHRASE_FILE] = { "new-passphrase-file", "PATH",
+		"keyslot add: the new slot's passphrase file" },
+	[OPT_RESILIENCE] = { "resilience", "checksum|journal",
+		"how an interrupted window is recovered (default checksum)" },
+	[OPT_SECTOR_SIZE] = { "sector-size", "N",
+		"encryption data unit: 512 or 4096 bytes (default 4096)" },
+	[OPT_IV_OFFSET] = { "iv-offset", "N",
+		"added to the sector number of every tweak (512-byte units)" },
+	[OPT_LABEL] = { "label", "TEXT", "volume label stored in the header" },
+	[OPT_QUEUE_DEPTH] = { "queue-depth", "N", "io_uring requests in flight" },
+	[OPT_CHUNK_SIZE] = { "chunk-size", "BYTES",
+		"size of one IO (suffix K, M allowed)" },
+	[OPT_THREADS] = { "threads", "N", "cipher worker threads" },
+	[OPT_ARGON2_MEMORY] = { "argon2-memory", "KiB",
+		"Argon2id memory cost for new passphrase slots" },
+	[OPT_ARGON2_TIME] = { "argon2-time", "N",
+		"Argon2id time cost (passes) for new passphrase slots" },
+	[OPT_ARGON2_PARALLEL] = { "argon2-parallel", "N",
+		"Argon2id lanes for new passphrase slots" },
+	[OPT_SLOT] = { "slot", "N", "keyslot number (0-7)" },
+	[OPT_VOLUME_KEY] = { "volume-key", NULL,
+		"dump: also print the volume key (DEK) in hex, for escrow" },
+	[OPT_NO_PROGRESS] = { "no-progress", NULL, "never draw a progress bar" },
+	[OPT_RATE_LIMIT] = { "rate-limit", "BYTES",
+		"convert at most BYTES per second (suffix K, M, G allowed)" },
+	[OPT_INTERVAL] = { "interval", "MS",
+		"status: how long to watch the boundary to measure the rate (default 1000)" },
+};
+
+/* Parses a decimal number with an optional K/M/G (x1024) suffix. */
+static int cli_opts_num(const char *s, uint64_t max, bool suffix, uint64_t *out)
+{
+	unsigned long long v;
+	uint64_t mult = 1;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (suffix && *end) {
+		switch (*end) {
+		case 'k': case 'K': mult = 1ULL << 10; break;
+		case 'm': case 'M': mult = 1ULL << 20; break;
+		case 'g': case 'G': mult = 1ULL << 30; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+	}
+	if (*end)
+		return -EINVAL;
+	if (v > max / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+static int cli_opts_u32(const char *name, const char *s, uint64_t lo,
+			uint64_t hi, uint32_t *out)
+{
+	uint64_t v;
+
+	if (cli_opts_num(s, UINT32_MAX, false, &v) || v < lo || v > hi) {
+		cli_err("invalid --%s '%s': expected a number from %" PRIu64
+			" to %" PRIu64, name, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int cli_opts_resilience(const char *s, enum cli_resilience *out)
+{
+	if (!strcmp(s, "checksum"))
+		*out = CLI_RES_CHECKSUM;
+	else if (!strcmp(s, "journal"))
+		*out = CLI_RES_JOURNAL;
+	else {
+		cli_err("invalid --resilience '%s': use checksum or journal", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cli_opts_sized(const char *name, const char *s, uint64_t *out)
+{
+	if (cli_opts_num(s, 1ULL << 30, true, out) || *out < 4096 ||
+	    (*out & 4095)) {
+		cli_err("invalid --%s '%s': expected a multiple of 4096 up to 1G",
+			name, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Stores the value of one option; returns 0 or -EINVAL after a message. */
+static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
+{
+	const char *name = cli_opt_table[id].name;
+	uint32_t u = 0;
+	int r = 0;
+
+	switch (id) {
+	case OPT_JSON: o->json = true; break;
+	case OPT_YES: o->yes = true; break;
+	case OPT_HEADER_AT_END: o->header_at_end = true; break;
+	case OPT_VOLUME_KEY: o->volume_key = true; break;
+	case OPT_NO_PROGRESS: o->no_progress = true; break;
+	case OPT_HEADER: o->header = arg; break;
+	case OPT_KEY_FILE: o->key_file = arg; break;
+	case OPT_PASSPHRASE_FILE: o->passphrase_file = arg; break;
+	case OPT_NEW_KEY_FILE: o->new_key_file = arg; break;
+	case OPT_NEW_PASSPHRASE_FILE: o->new_passphrase_file = arg; break;
+	case OPT_LABEL:
+		if (strlen(arg) > 47) {
+			cli_err("--label is limited to 47 bytes");
+			return -EINVAL;
+		}
+		o->label = arg;
+		break;
+	case OPT_RESILIENCE: r = cli_opts_resilience(arg, &o->resilience); break;
+	case OPT_SECTOR_SIZE:
+		r = cli_opts_u32(name, arg, 512, 4096, &o->sector_size);
+		if (!r && o->sector_size != 512 && o->sector_size != 4096) {
+			cli_err("invalid --sector-size %s: use 512 or 4096", arg);
+			r = -EINVAL;
+		}
+		break;
+	case OPT_IV_OFFSET:
+		if (cli_opts_num(arg, UINT64_MAX, false, &o->iv_offset)) {
+			cli_err("invalid --iv-offset '%s'", arg);
+			r = -EINVAL;
+		}
+		break;
+	case OPT_QUEUE_DEPTH: r = cli_opts_u32(name, arg, 1, 4096, &o->queue_depth); break;
+	case OPT_CHUNK_SIZE: r = cli_opts_sized(name, arg, &o->chunk_size); break;
+	case OPT_RATE_LIMIT:
+		if (cli_opts_num(arg, 1ULL << 50, true, &o->rate_limit) ||
+		    !o->rate_limit) {
+			cli_err("invalid --rate-limit '%s': bytes per second, e.g. 100M",
+				arg);
+			r = -EINVAL;
+		}
+		break;
+	case OPT_INTERVAL: r = cli_opts_u32(name, arg, 0, 60000, &o->interval_ms); break;
+	case OPT_THREADS: r = cli_opts_u32(name, arg, 1, 256, &o->threads); break;
+	case OPT_ARGON2_MEMORY:
+		r = cli_opts_u32(name, arg, 8, 4U << 20, &o->argon2_memory);
+		break;
+	case OPT_ARGON2_TIME: r = cli_opts_u32(name, arg, 1, 1000, &o->argon2_time); break;
+	case OPT_ARGON2_PARALLEL:
+		r = cli_opts_u32(name, arg, 1, 64, &o->argon2_parallel);
+		break;
+	case OPT_SLOT:
+		r = cli_opts_u32(name, arg, 0, 7, &u);
+		o->slot = u;
+		break;
+	}
+	return r;
+}
+
+/* Builds getopt_long's table from ours; "batch" is an alias of "yes". */
+static void cli_opts_longopts(struct option *lo)
+{
+	int i;
+
+	for (i = 0; i < OPT_COUNT; i++) {
+		lo[i].name = cli_opt_table[i].name;
+		lo[i].has_arg = cli_opt_table[i].arg ? required_argument : no_argument;
+		lo[i].flag = NULL;
+		lo[i].val = 256 + i;
+	}
+	lo[i] = (struct option){ "batch", no_argument, NULL, 256 + OPT_YES };
+	lo[i + 1] = (struct option){ "h", no_argument, NULL, 256 + OPT_HELP };
+	lo[i + 2] = (struct option){ 0 };
+}
+
+/*
+ * argv[0] is the verb (already matched); options may come before or after
+ * positional arguments. Returns 0, 1 for --help, or -EINVAL (message given).
+ */
+int cli_opts_parse(struct cli_opts *o, const struct cli_verb *v,
+		   int argc, char **argv)
+{
+	struct option lo[OPT_COUNT + 3];
+	int c, id;
+
+	memset(o, 0, sizeof(*o));
+	o->slot = -1;
+	o->interval_ms = 1000;
+	o->pos = calloc(argc, sizeof(*o->pos));
+	if (!o->pos)
+		return -ENOMEM;
+	cli_opts_longopts(lo);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1 ||
+	       optind < argc) {
+		if (c == -1) {
+			/* a positional argument: keep it, go on with options */
+			o->pos[o->npos++] = argv[optind++];
+			continue;
+		}
+		if (c == 'h')
+			c = 256 + OPT_HELP;
+		if (c < 256) {
+			cli_err("%s: unknown option or missing argument '%s'",
+				v->name, argv[optind - 1]);
+			return -EINVAL;
+		}
+		id = c - 256;
+		if (id == OPT_HELP)
+			return 1;
+		if (!(v->opts & OPT_BIT(id))) {
+			cli_err("%s: option --%s does not apply to this verb",
+				v->name, cli_opt_table[id].name);
+			return -EINVAL;
+		}
+		o->given |= OPT_BIT(id);
+		if (cli_opts_set(o, id, optarg))
+			return -EINVAL;
+	}
+	if (o->npos < v->min_pos || o->npos > v->max_pos) {
+		cli_err("%s: expected %s", v->name, v->args);
+		return -EINVAL;
+	}
+	if (o->key_file && o->passphrase_file) {
+		cli_err("%s: give --key-file or --passphrase-file, not both", v->name);
+		return -EINVAL;
+	}
+	if (o->new_key_file && o->new_passphrase_file) {
+		cli_err("%s: give --new-key-file or --new-passphrase-file, not both",
+			v->name);
+		return -EINVAL;
+	}
+	return 0;
+}
