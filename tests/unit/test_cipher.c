@@ -499,10 +499,11 @@ static double tc_now(void)
 }
 
 /*
- * Not a timed assertion: it prints MB/s of 4 KiB units over a 64 MiB buffer
- * (in place, as the engine does) and checks only that the data round-trips.
+ * Not a timed assertion: it prints MB/s of @unit-byte units over a 64 MiB
+ * buffer (in place, as the engine does) and checks only that the data
+ * round-trips.
  */
-static void test_throughput_4k(void **state)
+static void tc_throughput(uint32_t unit)
 {
 	const size_t len = 64u << 20;
 	const int rounds = 8;
@@ -514,7 +515,7 @@ static void test_throughput_4k(void **state)
 	tc_seq_key(key);
 	tc_pattern(buf, len, 9);
 	memcpy(copy, buf + len - 4096, 4096);
-	assert_int_equal(vxts_cipher_new(&c, key, 4096, 0, true), 0);
+	assert_int_equal(vxts_cipher_new(&c, key, unit, 0, true), 0);
 	t0 = tc_now();
 	for (int i = 0; i < rounds; i++)
 		assert_int_equal(vxts_cipher_encrypt(c, buf, buf, len, (uint64_t)i * (len >> 9)), 0);
@@ -524,11 +525,17 @@ static void test_throughput_4k(void **state)
 		assert_int_equal(vxts_cipher_decrypt(c, buf, buf, len, (uint64_t)i * (len >> 9)), 0);
 	dec = tc_now() - t0;
 	assert_memory_equal(copy, buf + len - 4096, 4096);
-	print_message("# throughput 4 KiB units, one thread: encrypt %.0f MB/s, decrypt %.0f MB/s\n",
-		      rounds * len / enc / 1e6, rounds * len / dec / 1e6);
+	print_message("# throughput %u-byte units, one thread: encrypt %.0f MB/s, decrypt %.0f MB/s\n",
+		      unit, rounds * len / enc / 1e6, rounds * len / dec / 1e6);
 	vxts_cipher_free(c);
 	free(buf);
 	free(copy);
+}
+
+static void test_throughput(void **state)
+{
+	tc_throughput(4096);
+	tc_throughput(512);
 }
 
 /* Named after the capture, so a SKIP or FAIL line says which one. */
@@ -550,7 +557,7 @@ int main(void)
 		TC_CAPTURE_TEST(4, "u4096-off"),
 		TC_CAPTURE_TEST(5, "u4096-off-large"),
 		cmocka_unit_test(test_cryptsetup_cross_check),
-		cmocka_unit_test(test_throughput_4k),
+		cmocka_unit_test(test_throughput),
 	};
 
 	return cmocka_run_group_tests_name("cipher", tests, NULL, NULL);

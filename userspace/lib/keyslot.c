@@ -124,9 +124,13 @@ static bool vxts_ks_kek_valid(const struct vxts_kek *kek)
 static int vxts_ks_argon2(uint8_t out[64], const struct vxts_kek *kek, const uint8_t *salt,
 			  const struct vxts_argon2_params *a)
 {
-	int r = argon2id_hash_raw(a->t_cost, a->m_cost_kib, a->parallelism,
-				  kek->secret, kek->len, salt, VXTS_KS_SALT, out, 64);
+	int r;
 
+	/* libargon2 takes a 32-bit password length. */
+	if (kek->len > ARGON2_MAX_PWD_LENGTH)
+		return -EINVAL;
+	r = argon2id_hash_raw(a->t_cost, a->m_cost_kib, a->parallelism, kek->secret,
+			      (uint32_t)kek->len, salt, VXTS_KS_SALT, out, 64);
 	if (r == ARGON2_OK)
 		return 0;
 	return r == ARGON2_MEMORY_ALLOCATION_ERROR ? -ENOMEM : -EINVAL;
@@ -329,6 +333,8 @@ int vxts_keyslot_info(const uint8_t slot[VXTS_KEYSLOT_SIZE], struct vxts_keyslot
 	struct vxts_ks_fields f;
 	int r;
 
+	if (!slot || !info)
+		return -EINVAL;
 	memset(info, 0, sizeof(*info));
 	r = vxts_ks_parse(slot, &f);
 	if (r == -ENOENT)
