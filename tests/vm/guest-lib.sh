@@ -7,6 +7,7 @@
 # to a /dev/mapper path that is not a node silently creates a regular file.
 
 set -u
+. /vxts/tools.sh
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -26,9 +27,19 @@ assert_blk() { # <path>
 	[ -b "$1" ] || fail "$1 is not a block device"
 }
 
-# The vxts target must be registered (the module loaded at boot).
+# The target under test: "vxts", or "crypt" when the host ran with
+# VXTS_VM_TARGET=crypt to check the scenarios themselves against dm-crypt.
+VX=$(sed -n 's/.*vxts\.target=\([a-z]*\).*/\1/p' /proc/cmdline)
+VX=${VX:-vxts}
+
+# The target must be registered (the module loaded at boot).
 need_vxts() {
-	dmsetup targets | grep -q '^vxts ' || fail "device-mapper target vxts is not registered"
+	dmsetup targets | grep -q "^$VX " || fail "device-mapper target $VX is not registered"
+}
+
+# The sysfs queue directory of mapping <name>.
+dm_queue() { # <name>
+	echo "/sys/block/$(dmsetup info -c --noheadings -o blkdevname "$1")/queue"
 }
 
 ram_sectors() { # <dev>: size in 512-byte sectors
@@ -128,7 +139,34 @@ assert_dev_lacks() { # <dev> <file> <offset> <what>: the bytes must differ
 	rm -f got.bin
 }
 
-# The last kernel log lines mentioning <pattern>, for error-message checks.
-klog_has() { # <extended regex>
-	dmesg | grep -E "$1" > /dev/null
+# --- kernel log -------------------------------------------------------------
+# Scenarios must not clear the ring buffer (init scans it for BUG/WARNING
+# after the scenario); they mark a point in it and read what came after.
+
+klog_mark() { # <tag>
+	echo "vxts-test-mark $1" > /dev/kmsg
+}
+
+klog_since() { # <tag>: kernel log lines after the mark
+	dmesg | sed -n "/vxts-test-mark $1\$/,\$p" | sed 1d
+}
+
+# --- fio ----------------------------------------------------------------------
+
+# Run fio on a job file; print the summary lines, keep the full output.
+run_fio() { # <job file> [fio args...]
+	local job=$1 r
+	shift
+	fio --output="$job.out" "$@" "$job"
+	r=$?
+	grep -E 'err=|WRITE:|READ:|verify' "$job.out" | sed 's/^/   fio: /'
+	[ "$r" -eq 0 ] || { tail -n 20 "$job.out"; fail "fio $job exited $r"; }
+	grep -q 'err= *[1-9]' "$job.out" && fail "fio $job reported errors"
+	# A verify pass that read nothing verified nothing.
+	case " $* " in
+	*" --verify_only "*)
+		grep -q 'READ:.*io=[1-9]' "$job.out" || fail "fio $job --verify_only read no data"
+		;;
+	esac
+	return 0
 }

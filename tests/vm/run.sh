@@ -4,7 +4,9 @@
 #
 # Usage: tests/vm/run.sh [scenario-glob...]     e.g. tests/vm/run.sh '01-*' 07-malformed
 # Environment: KVER (6.12 kernel), KVER_61 (6.1 kernel, for the smoke boot),
-#              VXTS_VM_61=0 to skip the 6.1 boot, VXTS_VM_TIMEOUT (s, per boot).
+#              VXTS_VM_61=0 to skip the 6.1 boot, VXTS_VM_TIMEOUT (s, per boot),
+#              VXTS_VM_TARGET=crypt to run the scenarios against dm-crypt
+#              (checks the scenarios themselves; vxts-only checks then fail).
 # Each scenario is one reported test "vm/<name>"; the 6.1 boot reports
 # "vm/6.1/<name>". See docs/VM-TESTS.md.
 set -u
@@ -32,7 +34,7 @@ vm_scenarios() { # <glob...>: matching scenario scripts, sorted
 		set -- '*'
 	fi
 	for g in "$@"; do
-		for f in "$here"/scenarios/$g "$here"/scenarios/$g.sh; do
+		for f in "$here"/scenarios/$g "$here"/scenarios/$g.sh "$here"/scenarios/$g*.sh; do
 			case "$f" in
 			*.sh) [ -f "$f" ] && echo "$f" ;;
 			esac
@@ -61,7 +63,7 @@ vm_boot() { # <kver> <initrd> <log> <res>
 	timeout "${VXTS_VM_TIMEOUT:-1500}" qemu-system-x86_64 $accel -m 2G -smp 2 \
 		-nographic -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$2" \
-		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 vxts.accel=$name" \
+		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 vxts.accel=$name vxts.target=${VXTS_VM_TARGET:-vxts}" \
 		-serial "file:$3" -serial "file:$4" < /dev/null > "$3.qemu" 2>&1
 }
 
