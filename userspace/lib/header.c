@@ -56,7 +56,7 @@ static void hdr_put_fields(const struct vxts_header *h, uint8_t *b)
 {
 	hdr_put64(b, HO_SEQ, h->seq);
 	memcpy(b + HO_UUID, h->uuid, VXTS_UUID_SIZE);
-	strncpy((char *)b + HO_LABEL, h->label, VXTS_LABEL_MAX);
+	memcpy(b + HO_LABEL, h->label, strnlen(h->label, VXTS_LABEL_MAX));
 	memcpy(b + HO_CIPHER, VXTS_CIPHER_NAME, sizeof(VXTS_CIPHER_NAME));
 	hdr_put32(b, HO_UNIT, h->unit_size);
 	hdr_put32(b, HO_FLAGS, h->flags);
@@ -218,7 +218,7 @@ int vxts_hdr_decode(const uint8_t in[VXTS_HDR_COPY_SIZE], struct vxts_header *h,
 	bad = hdr_get32(in, HO_COPY_SIZE) != VXTS_HDR_COPY_SIZE ? "copy size not 4096" : NULL;
 	if (!bad && memcmp(in + HO_CIPHER, VXTS_CIPHER_NAME, sizeof(VXTS_CIPHER_NAME)))
 		bad = "cipher not aes-xts-plain64";
-	if (!bad && (in[HO_LABEL + VXTS_LABEL_MAX] ||
+	if (!bad && (!hdr_all_zero(in, HO_LABEL + strnlen(h->label, VXTS_LABEL_MAX), HO_CIPHER) ||
 		     !hdr_all_zero(in, HO_CIPHER + sizeof(VXTS_CIPHER_NAME), HO_UNIT)))
 		bad = "label or cipher not NUL padded";
 	if (!bad && (!hdr_all_zero(in, HO_MAC_SALT + 32, HO_MAC) ||
