@@ -221,7 +221,9 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 					CLI_EXIT_UNSUITABLE : 0);
 		}
 	} else {
-		return cli_fail(o, c.verb, o->pos[0], r, 0);
+		/* -EINVAL from an open: the geometry cannot hold the layout asked */
+		return cli_fail(o, c.verb, o->pos[0], r,
+				r == -EINVAL ? CLI_EXIT_UNSUITABLE : 0);
 	}
 	r = cli_conv_open(&c, k.secret ? &k : NULL);
 	if (r) {

@@ -74,9 +74,12 @@ int cli_cmd_keyslot_add(const struct cli_opts *o)
 	if (!r) {
 		kek = (struct vxts_kek){ .type = k.type, .secret = k.secret, .len = k.len };
 		r = vxts_keyslot_add(v, &kek, cli_argon2(o, &a) ? &a : NULL, o->slot);
-		if (r)
+		/* the library may return the slot it used: any r >= 0 is success */
+		if (r < 0)
 			r = cli_fail(o, "keyslot add", o->pos[0], r,
 				     cli_keyslot_errcode(r));
+		else
+			r = 0;
 	} else {
 		r = cli_fail(o, "keyslot add", o->pos[0], r, 0);
 	}

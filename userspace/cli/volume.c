@@ -78,7 +78,7 @@ int cli_fail(const struct cli_opts *o, const char *verb, const char *dev,
  * the ring keeps its flock until then. So "busy" means still locked after
  * CLI_BUSY_WAIT_MS, not at the first try.
  */
-#define CLI_BUSY_WAIT_MS 1500
+#define CLI_BUSY_WAIT_MS 1000
 
 int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 	     struct vxts_volume **v)

@@ -1,0 +1,529 @@
+#!/usr/bin/env bash
+# CLI layer: every `vxts` verb end to end on small image files in tmpfs.
+#
+# Each case is one function t_<name> returning 0 pass / 1 fail / 77 skip and
+# setting $why on failure. Every vxts run goes through vx(), which never
+# gives it a TTY on stdin, bounds it with `timeout`, and keeps all of its
+# output in $all_out so the last case can prove no volume key ever leaked
+# into any output except `dump --volume-key`.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/tests/lib/results.sh"
+
+VXTS=${VXTS:-$top/build/vxts}
+if [ ! -x "$VXTS" ]; then
+	vxts_report FAIL cli/build "no $VXTS: run make"
+	exit 1
+fi
+work=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-cli.XXXXXX" 2>/dev/null || mktemp -d)
+trap 'rm -rf "$work"' EXIT
+all_out=$work/all-output.log
+keys=$work/volume-keys.txt
+: > "$all_out"
+: > "$keys"
+# Debian's python3 (scripts/setup.sh): a pyenv shim first in PATH costs ~1 s a call
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+# small Argon2id costs so passphrase slots take milliseconds
+A2=(--argon2-memory 1024 --argon2-time 1 --argon2-parallel 1)
+
+# ---- helpers -------------------------------------------------------------
+
+# vx ARGS...: runs vxts; stdout in $work/out, stderr in $work/err, exit in $rc.
+vx() {
+	timeout 60 "$VXTS" "$@" < /dev/null > "$work/out" 2> "$work/err"
+	rc=$?
+	cat "$work/out" "$work/err" >> "$all_out"
+	return 0
+}
+
+# vx_key ARGS...: like vx but for `dump --volume-key`, whose output is the key
+# itself: kept out of $all_out, the key is recorded for the leak check.
+vx_key() {
+	timeout 60 "$VXTS" "$@" < /dev/null > "$work/out" 2> "$work/err"
+	rc=$?
+	cat "$work/err" >> "$all_out"
+	volume_key=$(sed -n 's/^volume_key: \([0-9a-f]*\)$/\1/p' "$work/out")
+	[ -n "$volume_key" ] && echo "$volume_key" >> "$keys"
+	return 0
+}
+
+expect_rc() { # <want> <what>
+	if [ "$rc" -ne "$1" ]; then
+		why="$2: exit $rc, want $1 ($(head -c 300 "$work/err" | tr '\n' ' '))"
+		return 1
+	fi
+}
+
+mkimg() { # <path> <MiB> [zero]: random (or zero) image
+	if [ "${3:-}" = zero ]; then
+		truncate -s "$(($2 << 20))" "$1"
+	else
+		head -c "$(($2 << 20))" /dev/urandom > "$1"
+	fi
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+sha_head() { head -c "$2" "$1" | sha256sum | cut -d' ' -f1; }
+
+json_ok() { # stdout of the last run parses as JSON
+	"$PY" -m json.tool "$work/out" > /dev/null 2>&1 ||
+		{ why="not JSON: $(head -c 200 "$work/out")"; return 1; }
+}
+
+json_get() { # <python expression on d>: value from the last run's JSON
+	"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" \
+		"$work/out" 2>/dev/null
+}
+
+head -c 64 /dev/urandom > "$work/k1"
+head -c 33 /dev/urandom > "$work/k2"
+head -c 64 /dev/urandom > "$work/wrong"
+printf 'correct horse battery staple\n' > "$work/p1"
+printf 'not the passphrase\n' > "$work/pwrong"
+chmod 600 "$work/k1" "$work/k2" "$work/wrong" "$work/p1" "$work/pwrong"
+
+# encrypted_vol <name> <MiB> [extra args]: random image encrypted with k1 and
+# a detached header $work/<name>.hdr; plaintext hash in $orig.
+encrypted_vol() {
+	img=$work/$1.img
+	hdr=$work/$1.hdr
+	mkimg "$img" "$2"
+	orig=$(sha "$img")
+	vx encrypt "$img" --header "$hdr" --key-file "$work/k1" "${@:3}"
+	expect_rc 0 "encrypt $1"
+}
+
+# ---- cases ---------------------------------------------------------------
+
+t_help() {
+	local v
+	vx help
+	expect_rc 0 "vxts help" || return 1
+	for v in encrypt decrypt reencrypt format status dump "keyslot add" \
+		 "keyslot remove" "keyslot list" "header backup" "header restore"; do
+		grep -q "^  $v " "$work/out" || { why="help lacks '$v'"; return 1; }
+	done
+	vx encrypt --help
+	expect_rc 0 "encrypt --help" || return 1
+	for v in --header --header-at-end --key-file --passphrase-file --resilience \
+		 --sector-size --json --label --iv-offset --queue-depth --chunk-size \
+		 --threads --argon2-memory --argon2-time --yes; do
+		grep -q -- "$v" "$work/out" || { why="encrypt --help lacks $v"; return 1; }
+	done
+	vx keyslot add --help
+	grep -q -- --new-key-file "$work/out" && grep -q -- --new-passphrase-file "$work/out" ||
+		{ why="keyslot add --help lacks the new-key flags"; return 1; }
+	vx dump --help
+	grep -q -- --volume-key "$work/out" || { why="dump --help lacks --volume-key"; return 1; }
+}
+
+t_usage_errors() {
+	local img=$work/u.img before
+	mkimg "$img" 1
+	before=$(sha "$img")
+	vx; expect_rc 2 "no arguments" || return 1
+	vx frobnicate "$img"; expect_rc 2 "unknown verb" || return 1
+	vx keyslot frob "$img"; expect_rc 2 "unknown sub-verb" || return 1
+	vx encrypt; expect_rc 2 "missing DEVICE" || return 1
+	vx encrypt "$img" "$img"; expect_rc 2 "extra argument" || return 1
+	vx encrypt --bogus "$img"; expect_rc 2 "unknown option" || return 1
+	vx encrypt --sector-size 1000 "$img"; expect_rc 2 "--sector-size 1000" || return 1
+	vx encrypt --sector-size 4096x "$img"; expect_rc 2 "trailing junk" || return 1
+	vx encrypt --resilience none "$img"; expect_rc 2 "--resilience none" || return 1
+	vx status --key-file "$work/k1" "$img"; expect_rc 2 "option of another verb" || return 1
+	vx encrypt --key-file "$work/k1" --passphrase-file "$work/p1" "$img"
+	expect_rc 2 "two key sources" || return 1
+	vx encrypt --header "$work/u.hdr" --header-at-end --key-file "$work/k1" "$img"
+	expect_rc 2 "--header with --header-at-end" || return 1
+	[ "$(sha "$img")" = "$before" ] && [ ! -e "$work/u.hdr" ] ||
+		{ why="a usage error modified the image or wrote a header"; return 1; }
+}
+
+t_roundtrip_detached() {
+	encrypted_vol rt 32 --sector-size 4096 || return 1
+	[ "$(sha "$img")" != "$orig" ] || { why="encrypt left the image unchanged"; return 1; }
+	vx status "$img" --header "$hdr"
+	expect_rc 0 status || return 1
+	grep -q "encrypted" "$work/out" || { why="status: $(cat "$work/out")"; return 1; }
+	local enc; enc=$(sha "$img")
+	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 "encrypt again (idempotent)" || return 1
+	grep -q "already encrypted" "$work/out" || { why="second encrypt: $(cat "$work/out")"; return 1; }
+	[ "$(sha "$img")" = "$enc" ] || { why="second encrypt changed data"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="decrypt != original"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 "decrypt again (idempotent)" || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="second decrypt changed data"; return 1; }
+}
+
+t_roundtrip_header_at_end() {
+	local img=$work/end.img data=$((32 << 20)) o
+	mkimg "$img" 32
+	truncate -s $((48 << 20)) "$img"	# 16 MiB of free (zero) space at the end
+	o=$(sha_head "$img" $data)
+	vx encrypt "$img" --header-at-end --key-file "$work/k1" --label endvol
+	expect_rc 0 "encrypt --header-at-end" || return 1
+	[ "$(sha_head "$img" $data)" != "$o" ] || { why="data not encrypted"; return 1; }
+	vx dump "$img" --json
+	expect_rc 0 dump && json_ok || return 1
+	[ "$(json_get 'd["data_size"], d["header_at_end"], d["label"]')" = "$data True endvol" ] ||
+		{ why="dump: $(json_get 'd["data_size"], d["header_at_end"], d["label"]')"; return 1; }
+	vx decrypt "$img" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	[ "$(sha_head "$img" $data)" = "$o" ] || { why="decrypt != original"; return 1; }
+}
+
+t_roundtrip_journal_512() {
+	encrypted_vol j512 16 --resilience journal --sector-size 512 --iv-offset 1000 || return 1
+	vx dump "$img" --header "$hdr" --json
+	[ "$(json_get 'd["resilience"], d["sector_size"], d["iv_offset"]')" = "journal 512 1000" ] ||
+		{ why="dump: $(head -c 300 "$work/out")"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="decrypt != original"; return 1; }
+}
+
+t_reencrypt_keeps_plaintext() {
+	local k_old k_new
+	encrypted_vol re 16 || return 1
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	expect_rc 0 "dump --volume-key" || return 1
+	k_old=$volume_key
+	[ ${#k_old} -eq 128 ] || { why="volume key '${k_old}' is not 64 bytes of hex"; return 1; }
+	vx reencrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 reencrypt || return 1
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	k_new=$volume_key
+	[ ${#k_new} -eq 128 ] && [ "$k_new" != "$k_old" ] ||
+		{ why="volume key did not change"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="plaintext changed by reencrypt"; return 1; }
+}
+
+t_format() {
+	local img=$work/fmt.img hdr=$work/fmt.hdr before
+	mkimg "$img" 16
+	before=$(sha "$img")
+	vx format "$img" --header "$hdr" --passphrase-file "$work/p1" "${A2[@]}"
+	expect_rc 2 "format without --yes off a TTY" || return 1
+	[ ! -s "$hdr" ] || { why="unconfirmed format wrote a header"; return 1; }
+	vx format "$img" --header "$hdr" --passphrase-file "$work/p1" "${A2[@]}" \
+		--yes --json --label fresh
+	expect_rc 0 format && json_ok || return 1
+	[ "$(json_get 'd["state"], d["label"]')" = "encrypted fresh" ] ||
+		{ why="format result: $(head -c 300 "$work/out")"; return 1; }
+	vx status "$img" --header "$hdr"
+	expect_rc 0 status || return 1
+	vx decrypt "$img" --header "$hdr" --passphrase-file "$work/p1"
+	expect_rc 0 "decrypt a formatted volume" || return 1
+}
+
+t_keyslots() {
+	local k0 k
+	encrypted_vol ks 16 || return 1
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	k0=$volume_key
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/p1" "${A2[@]}"
+	expect_rc 0 "add passphrase slot" || return 1
+	vx keyslot add "$img" --header "$hdr" --passphrase-file "$work/p1" \
+		--new-key-file "$work/k2" --slot 5 --json
+	expect_rc 0 "add key-file slot 5 (unlocked by passphrase)" && json_ok || return 1
+	[ "$(json_get 'd["slot"]')" = 5 ] || { why="added slot $(json_get 'd["slot"]')"; return 1; }
+	vx keyslot list "$img" --header "$hdr" --json
+	expect_rc 0 "keyslot list" && json_ok || return 1
+	[ "$(json_get '" ".join("%d:%s" % (s["slot"], s["type"]) for s in d["keyslots"])')" = \
+	  "0:keyfile 1:passphrase 5:keyfile" ] ||
+		{ why="slots: $(json_get 'd["keyslots"]')"; return 1; }
+	for k in "--passphrase-file $work/p1" "--key-file $work/k2"; do
+		# shellcheck disable=SC2086
+		vx_key dump "$img" --header "$hdr" $k --volume-key
+		[ "$volume_key" = "$k0" ] || { why="$k opens to another key"; return 1; }
+	done
+	vx keyslot remove "$img" --header "$hdr" --key-file "$work/k2" --slot 0
+	expect_rc 2 "remove without --yes off a TTY" || return 1
+	vx keyslot remove "$img" --header "$hdr" --key-file "$work/k2" --slot 0 --yes
+	expect_rc 0 "remove slot 0" || return 1
+	vx dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	expect_rc 3 "removed key still opens" || return 1
+	vx keyslot remove "$img" --header "$hdr" --key-file "$work/k2" --slot 0 --yes
+	expect_rc 0 "remove an empty slot (idempotent)" || return 1
+	vx keyslot remove "$img" --header "$hdr" --key-file "$work/k2" --slot 1 --yes
+	expect_rc 0 "remove slot 1" || return 1
+	vx keyslot remove "$img" --header "$hdr" --key-file "$work/k2" --slot 5 --yes
+	expect_rc 11 "removing the last slot must be refused" || return 1
+	vx keyslot list "$img" --header "$hdr"
+	grep -q "5: keyfile" "$work/out" || { why="list: $(cat "$work/out")"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k2"
+	expect_rc 0 "decrypt with the added key" || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="decrypt != original"; return 1; }
+}
+
+corrupt() { # <file> <offset>: flip one byte
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((b ^ 0xff) & 0xff)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+t_header_backup_restore() {
+	local enc
+	encrypted_vol hb 16 || return 1
+	vx header backup "$img" "$work/hb.bak" --header "$hdr"
+	expect_rc 0 "header backup" || return 1
+	[ "$(stat -c %a "$work/hb.bak")" = 600 ] || { why="backup mode $(stat -c %a "$work/hb.bak")"; return 1; }
+	vx header backup "$img" "$work/hb.bak" --header "$hdr"
+	[ "$rc" -ne 0 ] || { why="backup overwrote an existing file"; return 1; }
+	enc=$(sha "$img")
+	corrupt "$hdr" 100			# copy 1 only: copy 2 still carries it
+	vx status "$img" --header "$hdr" --json
+	expect_rc 0 "status with copy 1 bad" || return 1
+	[ "$(json_get 'd["header"]["valid_copies"]')" = "[2]" ] ||
+		{ why="valid copies: $(json_get 'd["header"]["valid_copies"]')"; return 1; }
+	corrupt "$hdr" $((4096 + 100))		# now both
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 5 "decrypt with both copies bad" || return 1
+	grep -q "copy 1" "$work/err" && grep -q "copy 2" "$work/err" ||
+		{ why="message does not name the copies: $(cat "$work/err")"; return 1; }
+	grep -q "header restore" "$work/err" || { why="message gives no fix: $(cat "$work/err")"; return 1; }
+	[ "$(sha "$img")" = "$enc" ] || { why="data touched with a corrupt header"; return 1; }
+	vx header restore "$img" "$work/hb.bak" --header "$hdr" --yes
+	expect_rc 0 "header restore" || return 1
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 "decrypt after restore" || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="decrypt != original"; return 1; }
+}
+
+t_wrong_key() {
+	local before hbefore
+	encrypted_vol wk 16 || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/p1" "${A2[@]}"
+	expect_rc 0 "add passphrase slot" || return 1
+	before=$(sha "$img"); hbefore=$(sha "$hdr")
+	vx decrypt "$img" --header "$hdr" --key-file "$work/wrong"
+	expect_rc 3 "decrypt, wrong key file" || return 1
+	vx decrypt "$img" --header "$hdr" --passphrase-file "$work/pwrong"
+	expect_rc 3 "decrypt, wrong passphrase" || return 1
+	vx reencrypt "$img" --header "$hdr" --key-file "$work/wrong"
+	expect_rc 3 "reencrypt, wrong key" || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/wrong" --new-key-file "$work/k2"
+	expect_rc 3 "keyslot add, wrong key" || return 1
+	vx dump "$img" --header "$hdr" --key-file "$work/wrong" --volume-key --json
+	expect_rc 3 "dump --volume-key, wrong key" && json_ok || return 1
+	[ "$(json_get 'd["ok"], d["exit_code"], d["exit_name"]')" = "False 3 wrong_key" ] ||
+		{ why="error JSON: $(cat "$work/out")"; return 1; }
+	[ "$(sha "$img")" = "$before" ] && [ "$(sha "$hdr")" = "$hbefore" ] ||
+		{ why="a wrong key changed the image or header"; return 1; }
+}
+
+t_busy() {
+	local pid st i
+	img=$work/busy.img hdr=$work/busy.hdr
+	mkimg "$img" 32
+	orig=$(sha "$img")
+	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" \
+		--resilience journal --rate-limit 4M < /dev/null > "$work/bg.out" 2> "$work/bg.err" &
+	pid=$!
+	for i in $(seq 50); do		# wait until the conversion has started
+		vx status "$img" --header "$hdr" --interval 0 --json
+		st=$(json_get 'd["state"]')
+		[ "$st" = encrypting ] && break
+		sleep 0.1
+	done
+	[ "$st" = encrypting ] || { why="background encrypt never started ($st)"; kill "$pid"; wait "$pid"; return 1; }
+	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 4 "second encrypt while one runs" || { kill "$pid"; wait "$pid"; return 1; }
+	grep -qi "busy\|in use\|lock" "$work/err" || { why="busy message: $(cat "$work/err")"; kill "$pid"; wait "$pid"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 4 "decrypt while encrypt runs" || { kill "$pid"; wait "$pid"; return 1; }
+	vx status "$img" --header "$hdr" --json
+	expect_rc 0 "status while encrypt runs" && json_ok || { kill "$pid"; wait "$pid"; return 1; }
+	awk "BEGIN{exit !($(json_get 'd["rate_bytes_per_sec"]') > 0)}" ||
+		{ why="status saw no rate: $(cat "$work/out")"; kill "$pid"; wait "$pid"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid"; rc=$?
+	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
+	expect_rc 7 "SIGTERM during encrypt" || return 1
+	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 "resume after SIGTERM" || return 1
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	[ "$(sha "$img")" = "$orig" ] || { why="decrypt != original"; return 1; }
+}
+
+t_unsuitable() {
+	local img=$work/odd.img before
+	mkimg "$img" 16
+	truncate -s $(((16 << 20) + 512)) "$img"
+	before=$(sha "$img")
+	vx encrypt "$img" --header "$work/odd.hdr" --key-file "$work/k1" --sector-size 4096
+	expect_rc 9 "size not a multiple of 4096" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="refused encrypt changed the image"; return 1; }
+	img=$work/small.img
+	mkimg "$img" 8
+	before=$(sha "$img")
+	vx encrypt "$img" --header-at-end --key-file "$work/k1"
+	expect_rc 9 "8 MiB device with a 16 MiB header area" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="refused encrypt changed the image"; return 1; }
+	img=$work/full.img
+	mkimg "$img" 24			# no free space at the end: random data there
+	before=$(sha "$img")
+	vx encrypt "$img" --header-at-end --key-file "$work/k1"
+	expect_rc 9 "header at end over data" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="refused encrypt changed the image"; return 1; }
+}
+
+t_no_prompt() {
+	local img=$work/np.img t0 before
+	mkimg "$img" 16
+	before=$(sha "$img")
+	t0=$SECONDS
+	vx encrypt "$img" --header "$work/np.hdr"
+	expect_rc 10 "encrypt without a key, stdin not a TTY" || return 1
+	grep -q "no key given: use --key-file or --passphrase-file" "$work/err" ||
+		{ why="message: $(cat "$work/err")"; return 1; }
+	[ $((SECONDS - t0)) -lt 5 ] || { why="took $((SECONDS - t0)) s"; return 1; }
+	[ "$(sha "$img")" = "$before" ] || { why="image changed"; return 1; }
+	encrypted_vol np2 16 || return 1
+	vx decrypt "$img" --header "$hdr"
+	expect_rc 10 "decrypt without a key" || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 10 "keyslot add without a new key" || return 1
+	grep -q "no new key given" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+}
+
+t_keyfile_mode_warning() {
+	local img=$work/kw.img
+	mkimg "$img" 16
+	cp "$work/k1" "$work/k1-open" && chmod 644 "$work/k1-open"
+	vx encrypt "$img" --header "$work/kw.hdr" --key-file "$work/k1-open"
+	expect_rc 0 "encrypt with a 0644 key file" || return 1
+	grep -q "readable by group or others" "$work/err" ||
+		{ why="no warning: $(cat "$work/err")"; return 1; }
+}
+
+t_json() {
+	local img hdr line n=0
+	encrypted_vol js 16 --json --rate-limit 32M --resilience journal || return 1
+	json_ok || return 1
+	[ "$(json_get 'd["ok"], d["verb"], d["state"]')" = "True encrypt encrypted" ] ||
+		{ why="encrypt JSON: $(cat "$work/out")"; return 1; }
+	while IFS= read -r line; do		# progress: JSON lines on stderr
+		case "$line" in "{"*) ;; *) continue ;; esac
+		"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["event"] == "progress"' "$line" ||
+			{ why="progress line: $line"; return 1; }
+		n=$((n + 1))
+	done < "$work/err"
+	[ "$n" -gt 0 ] || { why="no JSON progress lines on stderr"; return 1; }
+	for args in "status $img" "dump $img" "keyslot list $img" \
+		    "header backup $img $work/js.bak" "encrypt $img --key-file $work/k1" \
+		    "reencrypt $img --key-file $work/k1" "decrypt $img --key-file $work/k1"; do
+		# shellcheck disable=SC2086
+		vx $args --header "$hdr" --json
+		expect_rc 0 "$args --json" && json_ok || { why="$args: $why"; return 1; }
+	done
+	vx status "$work/nonexistent" --json
+	[ "$rc" -ne 0 ] && json_ok || { why="error result is not JSON"; return 1; }
+	[ "$(json_get 'd["ok"]')" = False ] || { why="error JSON says ok"; return 1; }
+}
+
+t_exit_codes_documented() {
+	local n doc=$top/docs/CLI.md
+	vx help
+	for n in 0 1 2 3 4 5 6 7 8 9 10 11; do
+		grep -Eq "^ *$n  " "$work/out" || { why="vxts help lacks exit code $n"; return 1; }
+		grep -Eq "^\| *$n *\|" "$doc" || { why="docs/CLI.md lacks exit code $n"; return 1; }
+	done
+}
+
+# The 4096-byte units on disk equal an AES-256-XTS computed without libvxts
+# (tests/cli/xts_ref.py: openssl AES-ECB plus the tweak math), with dm-crypt's
+# plain64 tweak: the 512-byte sector number of the unit plus the IV offset.
+check_units() { # <plain> <cipher> <unit> <iv_offset> <key> <units...>
+	local plain=$1 ciph=$2 unit=$3 ivo=$4 key=$5 u want got
+	shift 5
+	for u in "$@"; do
+		want=$(dd if="$plain" bs="$unit" skip="$u" count=1 status=none |
+			"$PY" "$here/xts_ref.py" "$key" $((u * unit / 512 + ivo)) | sha256sum)
+		got=$(dd if="$ciph" bs="$unit" skip="$u" count=1 status=none | sha256sum)
+		[ "$want" = "$got" ] || { why="unit $u (size $unit) differs from the reference"; return 1; }
+	done
+}
+
+t_ciphertext_reference() {
+	local n=$(((16 << 20) / 4096))
+	encrypted_vol ref 16 --sector-size 4096 || return 1
+	cp "$img" "$work/ref.cipher"
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	[ ${#volume_key} -eq 128 ] || { why="no volume key from dump"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	check_units "$img" "$work/ref.cipher" 4096 0 "$volume_key" \
+		0 1 7 $((RANDOM % n)) $((RANDOM % n)) $((n - 1)) || return 1
+	rm -f "$work/ref.cipher"
+	encrypted_vol ref5 4 --sector-size 512 --iv-offset 1000 || return 1
+	cp "$img" "$work/ref5.cipher"
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 0 decrypt || return 1
+	check_units "$img" "$work/ref5.cipher" 512 1000 "$volume_key" 0 1 4095 8191
+}
+
+# Last: no volume key recorded by any `dump --volume-key` appears in any
+# other output of this run (text, JSON, errors, progress), nor in `dump`.
+t_no_key_leak() {
+	local k n=0
+	[ -s "$keys" ] || { why="no volume keys were recorded"; return 1; }
+	while read -r k; do
+		n=$((n + 1))
+		if grep -qi "$k" "$all_out"; then why="a volume key appears in output"; return 1; fi
+		# also as raw bytes, or as hex of the first 16 bytes alone
+		if grep -qi "${k:0:32}" "$all_out"; then why="part of a volume key appears"; return 1; fi
+	done < "$keys"
+	encrypted_vol leak 4 || return 1
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+	k=$volume_key
+	grep -q "printing the volume key" "$work/err" || { why="no warning on stderr"; return 1; }
+	vx dump "$img" --header "$hdr" --key-file "$work/k1"
+	! grep -qi "$k" "$work/out" "$work/err" || { why="plain dump printed the key"; return 1; }
+	vx dump "$img" --header "$hdr" --json
+	! grep -qi "$k" "$work/out" || { why="dump --json printed the key"; return 1; }
+	[ "$n" -ge 3 ] || { why="only $n keys checked"; return 1; }
+}
+
+# ---- run -----------------------------------------------------------------
+
+failed=0
+run_case() { # <name>
+	local t0=$SECONDS r
+	why=""
+	"t_$1"
+	r=$?
+	if [ "$r" -eq 0 ]; then
+		vxts_report PASS "cli/$1"
+	elif [ "$r" -eq 77 ]; then
+		vxts_report SKIP "cli/$1" "${why:-skipped}"
+	else
+		vxts_report FAIL "cli/$1" "${why:-failed}"
+		failed=1
+	fi
+	[ $((SECONDS - t0)) -lt "${VXTS_CLI_SLOW:-30}" ] || echo "    (cli/$1 took $((SECONDS - t0)) s)"
+	rm -f "$work"/*.img "$work"/*.hdr "$work"/*.bak "$work"/*.cipher
+}
+
+cases=(help usage_errors roundtrip_detached roundtrip_header_at_end
+       roundtrip_journal_512 reencrypt_keeps_plaintext format keyslots
+       header_backup_restore wrong_key busy unsuitable no_prompt
+       keyfile_mode_warning json exit_codes_documented ciphertext_reference
+       no_key_leak)
+[ $# -gt 0 ] && cases=("$@")
+for c in "${cases[@]}"; do
+	run_case "$c"
+done
+exit $failed
