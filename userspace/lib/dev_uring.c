@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -138,6 +139,15 @@ static void uring_close(struct vxts_dev *d)
 	struct uring_dev *u = uring_dev(d);
 
 	uring_unregister_buffers(d);
+	/*
+	 * The ring drops its file reference asynchronously after exit, and
+	 * the flock lives as long as that reference: release it now, or the
+	 * next vxts process would find the device "busy".
+	 */
+	if (d->fd >= 0)
+		flock(d->fd, LOCK_UN);
+	if (u->files_registered)
+		io_uring_unregister_files(&u->ring);
 	if (u->ring_ready)
 		io_uring_queue_exit(&u->ring);
 	if (d->fd >= 0)

@@ -408,9 +408,9 @@ int vxts_unlock(struct vxts_volume *v, const struct vxts_kek *kek)
 				"progress: give a key of the current one first" :
 				"no keyslot of %s opens with this key", v->hdr->name);
 	}
-	if (had_cur)
-		return opened ? 0 : vxts_err(-EPERM, "no keyslot of %s opens with this key",
-					     v->hdr->name);
+	if (had_cur && !opened)
+		return vxts_err(-EPERM, "no keyslot of %s opens with this key", v->hdr->name);
+	/* Also on a second unlock: it may have added the re-key's new DEK. */
 	r = vol_verify(v);
 	if (r)
 		vol_keys_drop(v);
