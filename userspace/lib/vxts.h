@@ -134,6 +134,9 @@ int vxts_open(const char *device, const char *header, unsigned int flags,
  * re-keying), then verifies the header MAC. -EPERM: no slot opens;
  * -EBADMSG: a slot opened but the authenticated metadata does not verify
  * (tampered header): the volume stays locked and nothing is written.
+ * May be called again with another KEK: while re-keying, the new DEK may be
+ * sealed under a different KEK than the current one; both are needed to
+ * resume (vxts_convert() returns -EPERM until then).
  */
 int vxts_unlock(struct vxts_volume *v, const struct vxts_kek *kek);
 
@@ -187,6 +190,7 @@ typedef int (*vxts_progress_fn)(uint64_t done, uint64_t total, void *ctx);
 struct vxts_convert_opts {
 	/* Used by vxts_convert_start() only (a resumed run keeps the header's). */
 	enum vxts_resilience resilience;
+	/* Any run (an interrupted window is recovered at its recorded size). */
 	uint64_t window_size;		/* bytes per commit; 0 = default (checksum 64 MiB,
 					 * journal 4 MiB); journal max ~8 MiB */
 	const struct vxts_argon2_params *argon2;	/* for new passphrase slots */
@@ -207,7 +211,9 @@ struct vxts_convert_opts {
  *              becomes current and every slot of the old DEK is cleared: a
  *              KEK not listed in @new_keks no longer opens the volume.
  * Writes only the header. -EALREADY if already in the target state, -EBUSY
- * if another conversion is in progress (resume it with vxts_convert()).
+ * if another conversion is in progress (resume it with vxts_convert()); 0
+ * without writing if the same conversion is already in progress, so
+ * "start + convert" is also the resume sequence.
  */
 int vxts_convert_start(struct vxts_volume *v, enum vxts_direction dir,
 		       const struct vxts_convert_opts *o,
@@ -231,8 +237,8 @@ void vxts_clear_stop(void);
 
 /*
  * Seals the current DEK under @kek in slot @slot (-1 = first free). Needs
- * vxts_unlock(). -ENOSPC no free slot; -EEXIST slot in use; -EBUSY while a
- * re-key is in progress.
+ * vxts_unlock(). Returns the slot number used (>= 0), or -ENOSPC no free
+ * slot; -EEXIST slot in use; -EBUSY while a re-key is in progress.
  */
 int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		     const struct vxts_argon2_params *p, int slot);
@@ -245,7 +251,11 @@ int vxts_keyslot_remove(struct vxts_volume *v, int slot);
 
 /* ---- header backup / restore ----------------------------------------- */
 
-/* Writes the newest valid header copy (4 KiB, both copies) to @path (new file, 0600). */
+/*
+ * Writes the newest valid header copy, twice (8 KiB, the layout of the
+ * header area's start) to @path: a new file, 0600; -EEXIST if it exists.
+ * Works on a read-only open; holds no key material beyond the wrapped slots.
+ */
 int vxts_header_backup(struct vxts_volume *v, const char *path);
 
 /*
