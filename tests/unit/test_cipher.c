@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #include <openssl/evp.h>
 
 #include "cipher.h"
@@ -166,7 +168,7 @@ static void test_ieee1619(void **state)
 	for (int i = 0; i < 512; i++)
 		ptx[i] = (uint8_t)i;
 	assert_int_equal(vxts_cipher_new(&c, key, 512, 0, false), 0);
-	for (size_t v = 0; v < sizeof(tc_ieee_vectors) / sizeof(tc_ieee_vectors[0]); v++) {
+	for (size_t v = 0; v < ARRAY_SIZE(tc_ieee_vectors); v++) {
 		const struct tc_ieee *t = &tc_ieee_vectors[v];
 
 		print_message("# %s tweak 0x%llx\n", t->name, (unsigned long long)t->dus);
@@ -260,7 +262,7 @@ static void test_dmcrypt_tweak_math(void **state)
 	uint8_t key[VXTS_KEY_SIZE];
 
 	tc_seq_key(key);
-	for (size_t i = 0; i < sizeof(tc_tweaks) / sizeof(tc_tweaks[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(tc_tweaks); i++) {
 		print_message("# row %zu: unit %u iv_offset %llu large %d sector %llu\n", i,
 			      tc_tweaks[i].unit, (unsigned long long)tc_tweaks[i].iv_offset,
 			      tc_tweaks[i].large, (unsigned long long)tc_tweaks[i].sector);

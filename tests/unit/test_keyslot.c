@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #include "kdf.h"
 #include "keyslot.h"
 #include "secmem.h"
@@ -168,7 +170,7 @@ static void test_keyfile_round_trip(void **state)
 	uint8_t one = 0x42;
 	struct vxts_kek tiny = { VXTS_KEK_KEYFILE, &one, 1 };
 
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
 		tk_round_trip(&kek, NULL, lens[i], (uint32_t)i);
 	tk_round_trip(&tiny, NULL, 64, 0);
 	tk_round_trip(&kek, NULL, 64, 1);
@@ -247,7 +249,7 @@ static void test_wrong_kek(void **state)
 	uint32_t id;
 
 	tk_key(key, 64, 5);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		assert_int_equal(vxts_keyslot_seal(slot, rows[i].sealed_with, &tk_tiny, key, 64, 0), 0);
 		assert_int_equal(tk_open(slot, &rows[i].tried, got, &len, &id), -EPERM);
 		/* ... and the right one still opens it. */
@@ -327,7 +329,7 @@ static void test_forgeries(void **state)
 
 	tk_key(key, 64, 11);
 	assert_int_equal(vxts_keyslot_seal(slot, &kek, &tk_tiny, key, 64, 1), 0);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		print_message("# forge %s\n", rows[i].what);
 		memcpy(bad, slot, sizeof(bad));
 		bad[rows[i].off] ^= rows[i].xor;

@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #include "secmem.h"
 
 /*
@@ -94,7 +96,7 @@ static void test_zeroed(void **state)
 {
 	static const size_t sizes[] = { 1, 64, 4095, 4096, 4097, 100000 };
 
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		uint8_t *p = vxts_secure_alloc(sizes[s]);
 
 		assert_non_null(p);
