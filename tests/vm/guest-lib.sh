@@ -19,6 +19,12 @@ skip() {
 	exit 77
 }
 
+# A fact for the host's log (accelerator, crypto driver, ...).
+info() { # <key> <value>
+	echo "VXTS-INFO $1 $2"
+	echo "VXTS-INFO $1 $2" > /dev/ttyS1
+}
+
 step() {
 	echo "-- $*"
 }
@@ -40,6 +46,13 @@ need_vxts() {
 # The sysfs queue directory of mapping <name>.
 dm_queue() { # <name>
 	echo "/sys/block/$(dmsetup info -c --noheadings -o blkdevname "$1")/queue"
+}
+
+# Zero a device: discard where brd supports it (6.12), else write zeroes
+# (6.1's brd has no discard).
+dev_zero() { # <dev>
+	assert_blk "$1"
+	blkdiscard "$1" 2>/dev/null || blkdiscard -z "$1" || fail "cannot zero $1"
 }
 
 ram_sectors() { # <dev>: size in 512-byte sectors

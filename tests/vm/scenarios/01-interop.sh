@@ -17,7 +17,8 @@ rand_file p1.bin 2097152
 rand_file p2.bin 131072
 
 zero_both() {
-	blkdiscard /dev/ram0 && blkdiscard /dev/ram1 || fail "cannot zero the RAM disks"
+	dev_zero /dev/ram0
+	dev_zero /dev/ram1
 }
 
 # Write p1 in the middle and p2 at the very end of <dev> (a mapping).
@@ -66,6 +67,19 @@ check_case() { # <iv_offset> <offset> [opt...]
 	dm_down dc0
 	dm_down vx1
 }
+
+# `dmsetup status` names the crypto driver, one the kernel really has.
+step "crypto driver in dmsetup status"
+tbl "$VX" "$hex" 0 /dev/ram0 0 "$len" > vx.tbl
+dm_up vx vx.tbl
+st=$(dmsetup status vx)
+echo "status: $st"
+drv=$(echo "$st" | cut -d' ' -f4)
+dm_down vx
+if [ "$VX" = vxts ]; then
+	info vxts-driver "$drv"
+	grep -q "^driver *: $drv\$" /proc/crypto || fail "status names '$drv', not a driver in /proc/crypto"
+fi
 
 check_case 0 0
 check_case 12345 2048

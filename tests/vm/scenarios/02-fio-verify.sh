@@ -35,7 +35,7 @@ one_run() { # <unit> <engine> <bssplit> <opts...>
 	local unit=$1 engine=$2 split=$3
 	shift 3
 	step "unit $unit, $engine, bssplit $split"
-	blkdiscard /dev/ram0 || fail "cannot zero ram0"
+	dev_zero /dev/ram0
 	tbl "$VX" "$hex" 0 /dev/ram0 0 "$len" "$@" > vx.tbl
 	dm_up vx vx.tbl
 	[ "$(blockdev --getss /dev/mapper/vx)" -eq "$unit" ] ||

@@ -16,7 +16,7 @@ key_new short 32
 keyctl padd logon vxts:short @u < short > /dev/null || fail "cannot add short key"
 
 step "reference ciphertext with the hex key on ram1"
-blkdiscard /dev/ram1
+dev_zero /dev/ram1
 tbl "$VX" "$hex" 8 /dev/ram1 0 "$len" sector_size:4096 > hex.tbl
 dm_up vx hex.tbl
 dev_write /dev/mapper/vx p.bin 65536
@@ -31,7 +31,7 @@ want=$(dev_sum /dev/ram1 $((len * 512)))
 
 for ref in :64:logon:vxts:k1 :64:user:vxts:k2; do
 	step "key $ref"
-	blkdiscard /dev/ram0
+	dev_zero /dev/ram0
 	tbl "$VX" "$ref" 8 /dev/ram0 0 "$len" sector_size:4096 > ref.tbl
 	dm_up vx ref.tbl
 	dev_write /dev/mapper/vx p.bin 65536
