@@ -12,12 +12,13 @@
 # This is a benchmark, not a test: nothing here asserts a speed. A tool that
 # fails is recorded with ok=false and its error, and the run goes on.
 #
-#   SIZE_MIB=1024 LOCATIONS="/dev/shm /var/tmp" bench/inplace.sh
+#   SIZE_MIB=1024 LOCATIONS="/dev/shm /var/tmp" REPEAT=1 bench/inplace.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 
 SIZE_MIB=${SIZE_MIB:-1024}
+REPEAT=${REPEAT:-1}	# runs of each (tool, mode); every run is one row
 LOCATIONS=${LOCATIONS:-"/dev/shm /var/tmp"}
 VXTS=${VXTS:-$top/build/vxts}
 OUT=${OUT:-$here/results/inplace-$(date -u +%Y%m%dT%H%M%SZ).json}
@@ -58,10 +59,10 @@ record() {
 	if [ "$ok" = true ]; then
 		mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')
 	fi
-	results+=("$(printf '{"host":"%s","cpu":"%s","cpu_aes":%s,"cpu_vaes":%s,"kernel":"%s","location":"%s","tool":"%s","mode":"%s","bytes":%s,"seconds":%s,"mb_per_s":%s,"ok":%s,"error":"%s"}' \
+	results+=("$(printf '{"host":"%s","cpu":"%s","cpu_aes":%s,"cpu_vaes":%s,"kernel":"%s","location":"%s","tool":"%s","mode":"%s","run":%s,"bytes":%s,"seconds":%s,"mb_per_s":%s,"ok":%s,"error":"%s"}' \
 		"$(json_str "$host")" "$(json_str "$cpu_model")" "$aes" "$vaes" "$kernel" \
-		"$loc" "$tool" "$mode" "$bytes" "${secs:-null}" "$mbps" "$ok" "$(json_str "$err")")")
-	rows+=("$(printf '%-10s %-11s %-9s %10s %9s  %s' "$loc" "$tool" "$mode" \
+		"$loc" "$tool" "$mode" "$run" "$bytes" "${secs:-null}" "$mbps" "$ok" "$(json_str "$err")")")
+	rows+=("$(printf '%-10s %-11s %-9s %3s %10s %9s  %s' "$loc" "$tool" "$mode" "$run" \
 		"${secs:--}" "$([ "$ok" = true ] && echo "$mbps" || echo FAILED)" "$err")")
 }
 
@@ -131,12 +132,14 @@ for loc in $LOCATIONS; do
 		head -c "$bytes" >"$img" || die "cannot create $img"
 	head -c 32 /dev/urandom >"$work/key"
 
-	timed "$loc" raw copy -- raw_copy
-	for mode in checksum journal none; do
-		timed "$loc" cryptsetup "$mode" -- cryptsetup_encrypt "$mode"
-	done
-	for mode in checksum journal; do
-		timed "$loc" vxts "$mode" -- vxts_encrypt "$mode"
+	for run in $(seq "$REPEAT"); do
+		timed "$loc" raw copy -- raw_copy
+		for mode in checksum journal none; do
+			timed "$loc" cryptsetup "$mode" -- cryptsetup_encrypt "$mode"
+		done
+		for mode in checksum journal; do
+			timed "$loc" vxts "$mode" -- vxts_encrypt "$mode"
+		done
 	done
 	rm -rf "$work"
 	trap - EXIT
@@ -154,7 +157,7 @@ mkdir -p "$(dirname "$OUT")"
 } >"$OUT"
 
 printf '\nhost %s, kernel %s, cpu aes=%s vaes=%s, %s MiB per run\n' "$host" "$kernel" "$aes" "$vaes" "$SIZE_MIB"
-printf '%-10s %-11s %-9s %10s %9s  %s\n' location tool mode seconds "MB/s" error
+printf '%-10s %-11s %-9s %3s %10s %9s  %s\n' location tool mode run seconds "MB/s" error
 for r in "${rows[@]}"; do
 	echo "$r"
 done
