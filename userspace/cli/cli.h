@@ -59,6 +59,7 @@ enum cli_opt_id {
 	OPT_NO_PROGRESS,
 	OPT_RATE_LIMIT,
 	OPT_INTERVAL,
+	OPT_WINDOW_SIZE,
 	OPT_COUNT
 };
 
@@ -86,6 +87,7 @@ struct cli_opts {
 	uint32_t queue_depth;
 	uint64_t chunk_size;
 	uint64_t rate_limit;		/* bytes/s, 0 = unlimited */
+	uint64_t window_size;		/* bytes per commit point, 0 = default */
 	uint32_t interval_ms;		/* status: sampling time for the rate */
 	uint32_t threads;
 	uint32_t argon2_memory;		/* KiB */

@@ -45,6 +45,7 @@ static void cli_conv_setup(struct cli_conv *c, const struct cli_opts *o,
 	c->co.queue_depth = o->queue_depth;
 	c->co.threads = o->threads;
 	c->co.rate_limit = o->rate_limit;
+	c->co.window_size = o->window_size;
 	if (cli_argon2(o, &c->argon2))
 		c->co.argon2 = &c->argon2;
 	c->co.progress = cli_conv_progress;
@@ -211,6 +212,7 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 	if (!r) {
 		cli_conv_warn_layout(o);
 	} else if (cli_conv_no_header(o, r)) {
+		(void)cli_detail_take();	/* "no header" is expected here */
 		r = cli_key_get(&k, o, CLI_KEY_UNLOCK, true);
 		if (!r)
 			r = cli_encrypt_format(o, &k);

@@ -57,6 +57,8 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_NO_PROGRESS] = { "no-progress", NULL, "never draw a progress bar" },
 	[OPT_RATE_LIMIT] = { "rate-limit", "BYTES",
 		"convert at most BYTES per second (suffix K, M, G allowed)" },
+	[OPT_WINDOW_SIZE] = { "window-size", "BYTES",
+		"bytes converted between two commit points (default: checksum 64M, journal 4M)" },
 	[OPT_INTERVAL] = { "interval", "MS",
 		"status: how long to watch the boundary to measure the rate (default 1000)" },
 };
@@ -172,6 +174,7 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 		break;
 	case OPT_QUEUE_DEPTH: r = cli_opts_u32(name, arg, 1, 4096, &o->queue_depth); break;
 	case OPT_CHUNK_SIZE: r = cli_opts_sized(name, arg, &o->chunk_size); break;
+	case OPT_WINDOW_SIZE: r = cli_opts_sized(name, arg, &o->window_size); break;
 	case OPT_RATE_LIMIT:
 		if (cli_opts_num(arg, 1ULL << 50, true, &o->rate_limit) ||
 		    !o->rate_limit) {

@@ -96,6 +96,13 @@ int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 	}
 	if (r)
 		*v = NULL;
+	/* a detached header file that does not exist: no volume there (yet) */
+	if (r == -ENOENT && o->header && access(o->header, F_OK) &&
+	    !access(o->pos[0], F_OK)) {
+		cli_detail("no header file %s: give the right --header, or create "
+			   "the volume with `vxts encrypt` or `vxts format`", o->header);
+		r = -ENODATA;
+	}
 	return r;
 }
 
