@@ -60,7 +60,7 @@ vm_boot() { # <kver> <initrd> <log> <res>
 	: > "$3"
 	: > "$4"
 	# panic=-1 with -no-reboot turns any panic (oops=panic) into a QEMU exit.
-	timeout "${VXTS_VM_TIMEOUT:-1500}" qemu-system-x86_64 $accel -m 2G -smp 2 \
+	timeout "${VXTS_VM_TIMEOUT:-900}" qemu-system-x86_64 $accel -m 2G -smp 2 \
 		-nographic -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$2" \
 		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 vxts.accel=$name vxts.target=${VXTS_VM_TARGET:-vxts}" \
@@ -84,7 +84,7 @@ vm_collect() { # <prefix> <results file> <console log> <scenario>...
 		vxts_report "$verdict" "vm/$prefix$name" "$reason"
 	done
 	grep -a '^VXTS-TIME ' "$res" | awk '{printf "vm: %s took %s s\n", $2, $3}'
-	hit=$(grep -a -E "$bad_re" "$log" | head -n 3 | tr -d '\r')
+	hit=$(grep -a -v '^VXTS-' "$log" | grep -a -E "$bad_re" | head -n 3 | tr -d '\r')
 	if [ -n "$hit" ]; then
 		vm_fail "vm/${prefix}kernel-log" "$(tr '\n' ' ' <<< "$hit")"
 	fi
