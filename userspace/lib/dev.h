@@ -61,6 +61,7 @@ struct vxts_dev {
 	unsigned int queue_depth;	/* most IOs it accepts in flight */
 	bool direct;			/* O_DIRECT in use */
 	bool is_blockdev;
+	uint32_t logical_block;		/* smallest direct IO (block devices); 0 = 512 */
 	int fd;				/* for flock/blkid; -1 if none */
 	char name[128];			/* path, for messages */
 };

@@ -181,15 +181,20 @@ static int uring_open_fd(const char *path, bool writable, bool excl, bool *direc
 	return fd < 0 ? -errno : fd;
 }
 
-static int uring_size(int fd, uint64_t *size, bool *blk)
+static int uring_size(int fd, uint64_t *size, bool *blk, uint32_t *lbs)
 {
 	struct stat st;
+	int ssz = 512;
 
 	if (fstat(fd, &st))
 		return -errno;
 	*blk = S_ISBLK(st.st_mode);
-	if (*blk)
+	*lbs = 512;
+	if (*blk) {
+		if (!ioctl(fd, BLKSSZGET, &ssz) && ssz > 0)
+			*lbs = (uint32_t)ssz;
 		return ioctl(fd, BLKGETSIZE64, size) ? -errno : 0;
+	}
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	*size = (uint64_t)st.st_size;
@@ -212,7 +217,7 @@ int vxts_dev_uring_open(const char *path, bool writable, bool excl,
 		r = u->dev.fd;
 		goto fail;
 	}
-	r = uring_size(u->dev.fd, &u->dev.size, &u->dev.is_blockdev);
+	r = uring_size(u->dev.fd, &u->dev.size, &u->dev.is_blockdev, &u->dev.logical_block);
 	if (r)
 		goto fail;
 	r = io_uring_queue_init(u->dev.queue_depth * 2, &u->ring, 0);

@@ -204,6 +204,10 @@ static int vol_format_geometry(struct vxts_header *h, struct vxts_dev *data, boo
 	h->unit_size = o->unit_size ? o->unit_size : 4096;
 	if (h->unit_size != 512 && h->unit_size != 4096)
 		return vxts_err(-EINVAL, "data unit size %u: must be 512 or 4096", h->unit_size);
+	/* Direct IO cannot write less than a logical block. */
+	if (data->direct && data->logical_block > h->unit_size)
+		return vxts_err(-EINVAL, "%s has %u-byte logical sectors: use a %u-byte data unit",
+				data->name, data->logical_block, data->logical_block);
 	if (!o->data_size && avail % h->unit_size)
 		return vxts_err(-EINVAL, "%s: %llu bytes%s is not a multiple of the %u-byte data "
 				"unit", data->name, (unsigned long long)avail,
@@ -244,8 +248,9 @@ int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_b
 		     uint64_t area_size, const struct vxts_format_opts *o,
 		     const struct vxts_kek *kek)
 {
-	struct vxts_header h = { .area_size = area_size };
+	struct vxts_header h = { .area_size = area_size }, old;
 	struct vxts_vol_keys *k = vxts_secure_alloc(sizeof(*k));
+	struct vxts_hdr_load l;
 	int r;
 
 	if (!k)
@@ -267,10 +272,17 @@ int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_b
 		vxts_err(r, "cannot seal the volume key (%d)", r);
 	if (!r)
 		r = vxts_hdr_mac_key(&h, k->cur, k->mac_cur);
+	/*
+	 * Continue the sequence of a header being replaced: if this commit
+	 * tears, the old copy must not outrank the new one by seq alone.
+	 */
+	if (!r && !vxts_hdr_load(hdr, hdr_base, &old, &l))
+		h.seq = old.seq;
 	if (!r && vxts_hdr_commit(hdr, hdr_base, &h, k->mac_cur))
 		r = vxts_err(-EIO, "writing the header to %s failed", hdr->name);
 	vxts_secure_free(k, sizeof(*k));
 	vxts_wipe(&h, sizeof(h));
+	vxts_wipe(&old, sizeof(old));
 	return r;
 }
 
