@@ -19,6 +19,7 @@
 #include <linux/blk_types.h>
 #include <linux/device-mapper.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include "dm-vxts.h"
 
 /* Sets the request's place in the per-bio data; returns per_io_data_size. */
@@ -27,6 +28,17 @@ unsigned int vxts_io_data_size(struct vxts_ctx *ctx)
 	ctx->creq_offset = ALIGN(sizeof(struct vxts_io), CRYPTO_MINALIGN);
 	return ALIGN(ctx->creq_offset + vxts_crypt_req_size(&ctx->crypt),
 		     ARCH_DMA_MINALIGN);
+}
+
+/*
+ * May the crypto run here and sleep (MAY_SLEEP walks, cryptd fallback)?
+ * Only in a task with preemption on and no RCU read lock: blk-mq can
+ * complete requests inside its dispatch RCU section, where preemptible() is
+ * still true under PREEMPT_RCU but sleeping is a bug.
+ */
+static bool vxts_io_may_sleep(void)
+{
+	return preemptible() && !rcu_preempt_depth();
 }
 
 static void vxts_io_remap(struct dm_target *ti, struct bio *bio)
@@ -177,7 +189,7 @@ static void vxts_io_write_work(struct work_struct *work)
 static int vxts_io_map_write(struct vxts_io *io)
 {
 	atomic64_inc(&io->ctx->stats.write_bios);
-	if (unlikely(!preemptible())) {
+	if (unlikely(!vxts_io_may_sleep())) {
 		INIT_WORK(&io->work, vxts_io_write_work);
 		queue_work(io->ctx->wq, &io->work);
 		return DM_MAPIO_SUBMITTED;
@@ -223,8 +235,7 @@ int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 	io = dm_per_bio_data(bio, ti->per_io_data_size);
 	if (io->decrypted)
 		return DM_ENDIO_DONE;
-	/* preemptible(): task context, no locks, irqs on, so crypto may sleep. */
-	if (preemptible()) {
+	if (vxts_io_may_sleep()) {
 		atomic64_inc(&ctx->stats.reads_inline);
 		io->decrypted = true;
 		*error = vxts_io_decrypt(io);

@@ -12,14 +12,15 @@
 #include "dm-vxts.h"
 
 /*
- * Strict decimal: digits only (no sign, no spaces, no trailing newline as
- * kstrtoull would allow), at least one digit, no overflow.
+ * Strict canonical decimal: digits only (no sign, no spaces, no trailing
+ * newline as kstrtoull would allow), no leading zero, no overflow. Canonical
+ * so that the status line re-emits the very string the table gave.
  */
 int vxts_parse_u64(const char *s, u64 *v)
 {
 	u64 n = 0;
 
-	if (!*s)
+	if (!*s || (s[0] == '0' && s[1]))
 		return -EINVAL;
 	for (; *s; s++) {
 		unsigned int d;
