@@ -168,6 +168,8 @@ struct cli_progress {
 	double start, last_draw, last_t;
 	uint64_t last_done;		/* set to the boundary before a resume */
 	double rate;			/* bytes/s, smoothed */
+	uint64_t done, total;		/* last update */
+	uint64_t shown;			/* done as last drawn or printed */
 	bool drawn;
 };
 void cli_progress_init(struct cli_progress *p, const struct cli_opts *o,

@@ -42,7 +42,7 @@ static const struct cli_verb cli_verbs[] = {
 	  "add a keyslot for a new KEK (no data is rewritten)", cli_cmd_keyslot_add },
 	{ "keyslot remove", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_SLOT) |
 	  OPT_BIT(OPT_YES),
-	  "remove the slot that opens with the given key (or --slot N)",
+	  "remove keyslot --slot N (unlock with any key of the volume)",
 	  cli_cmd_keyslot_remove },
 	{ "keyslot list", "DEVICE", 1, 1, O_COMMON,
 	  "list keyslots and their KEK types", cli_cmd_keyslot_list },

@@ -117,18 +117,29 @@ void cli_progress_update(struct cli_progress *p, uint64_t done, uint64_t total)
 
 	if (done > total)
 		done = total;
+	p->done = done;
+	p->total = total;
 	cli_progress_rate(p, done, now);
 	if (p->tty && now - p->last_draw >= 0.1) {
 		cli_progress_bar(p, done, total);
 		p->last_draw = now;
+		p->shown = done;
 	} else if (p->o->json && now - p->last_draw >= 1.0) {
 		cli_progress_json(p, done, total, now);
 		p->last_draw = now;
+		p->shown = done;
 	}
 }
 
+/* The last state always shows: a final bar, or a final JSON line. */
 void cli_progress_finish(struct cli_progress *p)
 {
+	if (!p->total || p->shown == p->done)
+		;
+	else if (p->tty)
+		cli_progress_bar(p, p->done, p->total);
+	else if (p->o->json)
+		cli_progress_json(p, p->done, p->total, cli_now());
 	if (p->drawn)
 		fputc('\n', stderr);
 	p->drawn = false;
