@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -320,6 +321,66 @@ static void test_rejects(void **state)
 	vxts_cipher_free(NULL);
 }
 
+/* ---- threads -------------------------------------------------------------- */
+
+/*
+ * The engine gives each worker thread its own cipher object. Run several at
+ * once over the same key and check each against the single-threaded result.
+ */
+#define TC_THREADS 4
+#define TC_THREAD_BYTES (256u << 10)
+
+struct tc_thread {
+	pthread_t tid;
+	const uint8_t *key, *ptx, *want;
+	uint64_t sector;
+	int r;
+};
+
+static void *tc_thread_main(void *arg)
+{
+	struct tc_thread *t = arg;
+	uint8_t *buf = malloc(TC_THREAD_BYTES);
+	struct vxts_cipher *c;
+
+	t->r = -ENOMEM;
+	if (!buf)
+		return NULL;
+	t->r = vxts_cipher_new(&c, t->key, 4096, 0, false);
+	for (int round = 0; !t->r && round < 20; round++) {
+		t->r = vxts_cipher_encrypt(c, buf, t->ptx, TC_THREAD_BYTES, t->sector);
+		if (!t->r && memcmp(buf, t->want, TC_THREAD_BYTES))
+			t->r = -EBADMSG;
+	}
+	vxts_cipher_free(c);
+	free(buf);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	static uint8_t ptx[TC_THREAD_BYTES], want[TC_THREADS][TC_THREAD_BYTES];
+	struct tc_thread t[TC_THREADS];
+	uint8_t key[VXTS_KEY_SIZE];
+	struct vxts_cipher *c;
+
+	tc_seq_key(key);
+	tc_pattern(ptx, sizeof(ptx), 5);
+	assert_int_equal(vxts_cipher_new(&c, key, 4096, 0, false), 0);
+	for (int i = 0; i < TC_THREADS; i++) {
+		t[i] = (struct tc_thread){ .key = key, .ptx = ptx, .want = want[i],
+					   .sector = (uint64_t)i * 1000 * 8 };
+		assert_int_equal(vxts_cipher_encrypt(c, want[i], ptx, sizeof(ptx), t[i].sector), 0);
+	}
+	vxts_cipher_free(c);
+	for (int i = 0; i < TC_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i].tid, NULL, tc_thread_main, &t[i]), 0);
+	for (int i = 0; i < TC_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i].tid, NULL), 0);
+		assert_int_equal(t[i].r, 0);
+	}
+}
+
 /* ---- dm-crypt captures -------------------------------------------------- */
 
 /*
@@ -557,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_dmcrypt_tweak_math),
 		cmocka_unit_test(test_batch_equals_units),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_threads),
 		TC_CAPTURE_TEST(0, "u512"),
 		TC_CAPTURE_TEST(1, "u512-off"),
 		TC_CAPTURE_TEST(2, "u4096"),
