@@ -272,7 +272,8 @@ int vxts_io_map(struct dm_target *ti, struct bio *bio)
 		vxts_io_remap(ti, bio);
 		return DM_MAPIO_REMAPPED;
 	}
-	if (unlikely(bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_WRITE))
+	if (unlikely((bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_WRITE) ||
+		     !bio_sectors(bio)))
 		goto refuse;
 	if (bio_op(bio) == REQ_OP_WRITE && bio_sectors(bio) > VXTS_MAX_WRITE_SECTORS)
 		dm_accept_partial_bio(bio, VXTS_MAX_WRITE_SECTORS);
