@@ -62,12 +62,23 @@ struct conv_xform {
 };
 
 struct conv;
+struct conv_pass;
 
-/* One in-flight piece of the window: owns its slice of the window buffer. */
+/* One window's worth of memory; the engine has two (convert one, read the next). */
+struct conv_win {
+	uint8_t *buf;
+	uint8_t *hashes;	/* per-unit SHA-256 of the old content, padded to 4 KiB */
+	struct conv_chunk *chunks;
+	uint64_t off, len;	/* data-relative window it holds */
+	int index;		/* registered buffer index */
+};
+
+/* One in-flight piece of a window: owns its slice of the window buffer. */
 struct conv_chunk {
 	struct vxts_io io;
 	struct vxts_job job;
 	struct conv *c;
+	struct conv_pass *p;
 	uint8_t *buf;
 	size_t len;
 	uint64_t woff;		/* offset inside the window */
@@ -77,9 +88,11 @@ struct conv_chunk {
 struct conv_pass {
 	struct vxts_dev *dev;
 	uint64_t base;		/* device offset of window byte 0 */
-	int fixed;		/* registered buffer index or -1 */
+	bool fixed;		/* dev has the window buffers registered */
 	enum vxts_io_op op;	/* READ: IO then job; WRITE: job then IO */
 	enum conv_job_kind job;
+	struct conv_win *w;
+	size_t n, next;		/* chunks, and the next one to start */
 };
 
 struct conv {
@@ -93,17 +106,13 @@ struct conv {
 	unsigned int nthreads;
 	uint64_t window;	/* bytes per new window */
 	uint64_t win_max;	/* buffer size (>= a recovered window) */
-	uint64_t win_off;	/* window being worked on, data-relative */
-	uint8_t *win;
-	uint8_t *hashes;	/* per-unit SHA-256 list, padded to 4 KiB */
 	size_t hashes_size;
-	struct conv_chunk *chunks;
-	struct conv_chunk **ready;
-	size_t nchunks;
+	size_t nchunks;		/* per window buffer */
+	struct conv_win win[2];
+	struct conv_chunk **ready;	/* converted chunks waiting for a write slot */
 	struct conv_xform *xf;	/* nthreads + 1: the last is the main thread's */
 	struct vxts_pool *pool;
-	int fixed_data, fixed_hdr;
-	enum conv_job_kind kind;
+	bool fixed_data, fixed_hdr;
 };
 
 static uint64_t conv_min(uint64_t a, uint64_t b)
@@ -150,9 +159,10 @@ static int conv_inverse(struct conv *c, struct conv_xform *xf, uint8_t *b, size_
 	}
 }
 
-static int conv_hash_units(struct conv *c, const uint8_t *b, size_t len, uint64_t woff)
+static int conv_hash_units(struct conv *c, struct conv_win *w, const uint8_t *b, size_t len,
+			   uint64_t woff)
 {
-	uint8_t *out = c->hashes + woff / c->unit * CONV_HASH;
+	uint8_t *out = w->hashes + woff / c->unit * CONV_HASH;
 	int r = 0;
 
 	for (size_t u = 0; !r && u < len / c->unit; u++)
@@ -160,59 +170,60 @@ static int conv_hash_units(struct conv *c, const uint8_t *b, size_t len, uint64_
 	return r;
 }
 
-/* Runs on a worker. */
-static int conv_job_fn(struct vxts_job *job, unsigned int worker)
-{
-	struct conv_chunk *ch = (struct conv_chunk *)((char *)job -
-						       offsetof(struct conv_chunk, job));
-	struct conv *c = ch->c;
-
-	if (c->kind == CJ_HASH)
-		return conv_hash_units(c, ch->buf, ch->len, ch->woff);
-	return conv_forward(c, &c->xf[worker], ch->buf, ch->len,
-			    (c->win_off + ch->woff) >> 9);
-}
-
-/* ---- the pipeline ---------------------------------------------------------- */
-
 static struct conv_chunk *conv_chunk_of_job(struct vxts_job *j)
 {
 	return (struct conv_chunk *)((char *)j - offsetof(struct conv_chunk, job));
 }
 
-static int conv_queue_io(struct conv *c, const struct conv_pass *p, struct conv_chunk *ch)
+/* Runs on a worker. */
+static int conv_job_fn(struct vxts_job *job, unsigned int worker)
 {
+	struct conv_chunk *ch = conv_chunk_of_job(job);
+	struct conv_win *w = ch->p->w;
+	struct conv *c = ch->c;
+
+	if (ch->p->job == CJ_HASH)
+		return conv_hash_units(c, w, ch->buf, ch->len, ch->woff);
+	return conv_forward(c, &c->xf[worker], ch->buf, ch->len, (w->off + ch->woff) >> 9);
+}
+
+/* ---- the pipeline ---------------------------------------------------------- */
+
+static int conv_queue_io(struct conv_chunk *ch)
+{
+	struct conv_pass *p = ch->p;
+
 	ch->io = (struct vxts_io){
 		.op = p->op, .buf = ch->buf, .len = ch->len, .off = p->base + ch->woff,
-		.buf_index = p->fixed, .priv = ch,
+		.buf_index = p->fixed ? p->w->index : -1, .priv = ch,
 	};
 	return p->dev->ops->queue(p->dev, &ch->io);
 }
 
 /* Bookkeeping shared by the pass loop's helpers. */
 struct conv_run {
-	size_t left, next, rh, rt;
+	size_t left, rh, rt;
 	unsigned int inflight, jobs;
 	int r;
 };
 
-static void conv_start_chunks(struct conv *c, const struct conv_pass *p, struct conv_run *s,
-			      size_t n, uint64_t wlen)
+static void conv_start_chunks(struct conv *c, struct conv_pass *p, struct conv_run *s)
 {
 	struct conv_chunk *ch;
 
-	while (!s->r && s->next < n) {
+	while (!s->r && p->next < p->n) {
 		if (p->op == VXTS_IO_READ && s->inflight >= c->qd)
 			break;
-		ch = &c->chunks[s->next];
+		ch = &p->w->chunks[p->next];
 		ch->c = c;
-		ch->woff = (uint64_t)s->next * c->chunk;
-		ch->len = (size_t)conv_min(c->chunk, wlen - ch->woff);
-		ch->buf = c->win + ch->woff;
+		ch->p = p;
+		ch->woff = (uint64_t)p->next * c->chunk;
+		ch->len = (size_t)conv_min(c->chunk, p->w->len - ch->woff);
+		ch->buf = p->w->buf + ch->woff;
 		ch->job.fn = conv_job_fn;
-		s->next++;
+		p->next++;
 		if (p->op == VXTS_IO_READ) {
-			s->r = conv_queue_io(c, p, ch);
+			s->r = conv_queue_io(ch);
 			s->inflight += !s->r;
 		} else if (p->job != CJ_NONE) {
 			vxts_pool_push(c->pool, &ch->job);
@@ -223,22 +234,23 @@ static void conv_start_chunks(struct conv *c, const struct conv_pass *p, struct 
 	}
 }
 
-static void conv_job_done(const struct conv_pass *p, struct conv_run *s, struct vxts_job *j,
-			  struct conv *c)
+static void conv_job_done(struct conv *c, struct conv_run *s, struct vxts_job *j)
 {
+	struct conv_chunk *ch = conv_chunk_of_job(j);
+
 	s->jobs--;
 	if (j->r && !s->r)
 		s->r = j->r;
-	if (!j->r && !s->r && p->op == VXTS_IO_WRITE)
-		c->ready[s->rt++] = conv_chunk_of_job(j);
+	if (!j->r && !s->r && ch->p->op == VXTS_IO_WRITE)
+		c->ready[s->rt++] = ch;
 	else
 		s->left--;
 }
 
-static void conv_io_done(struct conv *c, const struct conv_pass *p, struct conv_run *s,
-			 struct vxts_io *io)
+static void conv_io_done(struct conv *c, struct conv_run *s, struct vxts_io *io)
 {
 	struct conv_chunk *ch = io->priv;
+	struct conv_pass *p = ch->p;
 	int f = vxts_io_finish(io);
 
 	if (f == 0) {			/* short or -EAGAIN: queue the rest */
@@ -257,44 +269,88 @@ static void conv_io_done(struct conv *c, const struct conv_pass *p, struct conv_
 	s->left--;
 }
 
-static int conv_pass_run(struct conv *c, const struct conv_pass *p, uint64_t wlen)
+static bool conv_all_started(struct conv_pass *p, int np)
 {
-	size_t n = (size_t)((wlen + c->chunk - 1) / c->chunk);
-	struct conv_run s = { .left = n };
-	struct vxts_io *done[64];
-	struct vxts_job *j;
-	int k;
+	for (int i = 0; i < np; i++)
+		if (p[i].next < p[i].n)
+			return false;
+	return true;
+}
 
-	c->kind = p->job;
+/* Submit what is queued, wait for one completion, reap the rest. */
+static void conv_submit_reap(struct conv *c, struct vxts_dev *d, struct conv_run *s)
+{
+	struct vxts_io *done[64];
+	int k = d->ops->submit(d);
+
+	if (k < 0) {
+		/* Nothing we queued will complete: account it as failed. */
+		s->r = s->r ? s->r : k;
+		s->left -= s->inflight;
+		s->inflight = 0;
+		return;
+	}
+	k = d->ops->reap(d, done, 64, true);
+	if (k < 0 && !s->r)
+		s->r = k;
+	for (int i = 0; i < k; i++)
+		conv_io_done(c, s, done[i]);
+}
+
+/*
+ * Runs @np passes (1 or 2) over the same device at once: e.g. writing the
+ * converted window while reading the next one. Reads start as queue depth
+ * allows; every chunk needing a job goes to the workers at once; converted
+ * chunks wait in c->ready for a write slot.
+ */
+static int conv_passes_run(struct conv *c, struct conv_pass *p, int np)
+{
+	struct vxts_dev *d = p[0].dev;
+	struct conv_run s = { 0 };
+	struct vxts_job *j;
+
+	for (int i = 0; i < np; i++) {
+		p[i].n = (size_t)((p[i].w->len + c->chunk - 1) / c->chunk);
+		p[i].next = 0;
+		s.left += p[i].n;
+	}
 	while (s.inflight || s.jobs || (!s.r && s.left)) {
-		conv_start_chunks(c, p, &s, n, wlen);
+		for (int i = 0; i < np; i++)
+			conv_start_chunks(c, &p[i], &s);
 		while ((j = vxts_pool_pop_done(c->pool, false)))
-			conv_job_done(p, &s, j, c);
+			conv_job_done(c, &s, j);
 		while (!s.r && s.rh < s.rt && s.inflight < c->qd) {
-			s.r = conv_queue_io(c, p, c->ready[s.rh++]);
+			s.r = conv_queue_io(c->ready[s.rh++]);
 			s.inflight += !s.r;
 		}
-		if (s.inflight) {
-			k = p->dev->ops->submit(p->dev);
-			if (k < 0) {
-				/* Nothing we queued will complete: account it as failed. */
-				s.r = s.r ? s.r : k;
-				s.left -= s.inflight;
-				s.inflight = 0;
-				continue;
-			}
-			k = p->dev->ops->reap(p->dev, done, 64, true);
-			if (k < 0 && !s.r)
-				s.r = k;
-			for (int i = 0; i < k; i++)
-				conv_io_done(c, p, &s, done[i]);
-		} else if (s.jobs) {
-			conv_job_done(p, &s, vxts_pool_pop_done(c->pool, true), c);
-		} else if (s.rh == s.rt && s.next == n) {
+		if (s.inflight)
+			conv_submit_reap(c, d, &s);
+		else if (s.jobs)
+			conv_job_done(c, &s, vxts_pool_pop_done(c->pool, true));
+		else if (s.rh == s.rt && conv_all_started(p, np))
 			break;
-		}
 	}
 	return s.r;
+}
+
+static int conv_pass_run(struct conv *c, struct conv_pass p)
+{
+	return conv_passes_run(c, &p, 1);
+}
+
+static struct conv_pass conv_pass_data(struct conv *c, struct conv_win *w,
+				       enum vxts_io_op op, enum conv_job_kind job)
+{
+	return (struct conv_pass){
+		.dev = c->x->data, .base = c->h->data_offset + w->off, .fixed = c->fixed_data,
+		.op = op, .job = job, .w = w,
+	};
+}
+
+static void conv_win_set(struct conv_win *w, uint64_t off, uint64_t len)
+{
+	w->off = off;
+	w->len = len;
 }
 
 /* ---- commit points ----------------------------------------------------------- */
@@ -316,42 +372,47 @@ static int conv_sync_data(struct conv *c)
 	return r ? vxts_err(r, "sync of %s failed (%d)", c->x->data->name, r) : 0;
 }
 
-/* Steps 4+5: old window in c->win -> new content on disk, durable. */
-static int conv_apply(struct conv *c, uint64_t off, uint64_t len)
+/*
+ * Steps 4+5: old window @w -> new content on disk, durable. With @next, the
+ * following window is read (and hashed) at the same time: it lies beyond @w
+ * and nothing else writes the device, so its old content is already final.
+ * (Online conversion must hold @next before reading it early, or not.)
+ */
+static int conv_apply(struct conv *c, struct conv_win *w, struct conv_win *next)
 {
-	struct conv_pass p = {
-		.dev = c->x->data, .base = c->h->data_offset + off, .fixed = c->fixed_data,
-		.op = VXTS_IO_WRITE, .job = CJ_FORWARD,
+	struct conv_pass p[2] = {
+		conv_pass_data(c, w, VXTS_IO_WRITE, CJ_FORWARD),
 	};
 	int r;
 
-	c->win_off = off;
-	r = conv_pass_run(c, &p, len);
+	if (next)
+		p[1] = conv_pass_data(c, next, VXTS_IO_READ, CJ_HASH);
+	r = conv_passes_run(c, p, next ? 2 : 1);
 	if (r)
-		return vxts_err(r, "writing window at byte %llu of %s failed (%d): re-run to resume",
-				(unsigned long long)off, c->x->data->name, r);
+		return vxts_err(r, "converting window at byte %llu of %s failed (%d): re-run "
+				"to resume", (unsigned long long)w->off, c->x->data->name, r);
 	return conv_sync_data(c);
 }
 
 /* Step 2: the record (hash list, or a copy of the window) in slot @seq. */
-static int conv_protect(struct conv *c, uint64_t len, uint64_t seq, uint64_t *rec_len)
+static int conv_protect(struct conv *c, struct conv_win *w, uint64_t seq, uint64_t *rec_len)
 {
 	struct vxts_dev *hd = c->x->hdr;
 	uint64_t slot = vxts_hdr_res_slot(c->h, seq, NULL);
-	size_t list = len / c->unit * CONV_HASH;
+	size_t list = w->len / c->unit * CONV_HASH;
 	struct conv_pass p = {
 		.dev = hd, .base = c->x->hdr_base + slot, .fixed = c->fixed_hdr,
-		.op = VXTS_IO_WRITE, .job = CJ_NONE,
+		.op = VXTS_IO_WRITE, .job = CJ_NONE, .w = w,
 	};
 	int r;
 
 	if (c->h->resilience == VXTS_RESILIENCE_JOURNAL) {
-		*rec_len = len;
-		r = conv_pass_run(c, &p, len);
+		*rec_len = w->len;
+		r = conv_pass_run(c, p);
 	} else {
 		*rec_len = list;
-		memset(c->hashes + list, 0, c->hashes_size - list);
-		r = vxts_dev_rw(hd, VXTS_IO_WRITE, c->hashes, (list + 4095) & ~(size_t)4095,
+		memset(w->hashes + list, 0, c->hashes_size - list);
+		r = vxts_dev_rw(hd, VXTS_IO_WRITE, w->hashes, (list + 4095) & ~(size_t)4095,
 				p.base);
 	}
 	if (!r)
@@ -361,48 +422,52 @@ static int conv_protect(struct conv *c, uint64_t len, uint64_t seq, uint64_t *re
 	return 0;
 }
 
-static int conv_window(struct conv *c, uint64_t off, uint64_t len)
+static int conv_read(struct conv *c, struct conv_win *w)
+{
+	int r = conv_pass_run(c, conv_pass_data(c, w, VXTS_IO_READ, CJ_HASH));
+
+	if (r)
+		return vxts_err(r, "reading window at byte %llu of %s failed (%d)",
+				(unsigned long long)w->off, c->x->data->name, r);
+	return 0;
+}
+
+/*
+ * One window whose old content (step 1: read + hash) is already in @w; reads
+ * @next (if any) while converting @w.
+ */
+static int conv_window(struct conv *c, struct conv_win *w, struct conv_win *next)
 {
 	struct vxts_header *h = c->h;
-	struct conv_pass rd = {
-		.dev = c->x->data, .base = h->data_offset + off, .fixed = c->fixed_data,
-		.op = VXTS_IO_READ, .job = CJ_HASH,
-	};
 	uint64_t seq = h->win_seq + 1, rec_len;
 	int r;
 
-	/* 1. Read + hash the old window. A crash here changed nothing. */
-	c->win_off = off;
-	r = conv_pass_run(c, &rd, len);
-	if (r)
-		return vxts_err(r, "reading window at byte %llu of %s failed (%d)",
-				(unsigned long long)off, c->x->data->name, r);
 	/* 2. Protection into the slot the header does not name. A crash here
 	 * leaves the header naming the previous window, whose record is in
 	 * the other slot: recovery redoes that (already converted) window. */
-	r = conv_protect(c, len, seq, &rec_len);
+	r = conv_protect(c, w, seq, &rec_len);
 	if (r)
 		return r;
 	/* 3. "W in flight": once copy 1 is synced, recovery targets W. */
-	h->boundary = off;
-	h->win_off = off;
-	h->win_len = len;
+	h->boundary = w->off;
+	h->win_off = w->off;
+	h->win_len = w->len;
 	h->win_seq = seq;
 	h->res_off = vxts_hdr_res_slot(h, seq, NULL);
 	h->res_len = rec_len;
-	r = vxts_sha256(h->res_digest, c->hashes, len / c->unit * CONV_HASH);
+	r = vxts_sha256(h->res_digest, w->hashes, w->len / c->unit * CONV_HASH);
 	if (!r)
 		r = conv_commit(c, c->x->mac_cur);
 	/* 4+5. Convert, write, sync: a crash leaves W part old, part new. */
-	return r ? r : conv_apply(c, off, len);
+	return r ? r : conv_apply(c, w, next);
 }
 
 /* ---- recovery ---------------------------------------------------------------- */
 
-static int conv_check_digest(struct conv *c, uint64_t len)
+static int conv_check_digest(struct conv *c, struct conv_win *w)
 {
 	uint8_t d[32];
-	int r = vxts_sha256(d, c->hashes, len / c->unit * CONV_HASH);
+	int r = vxts_sha256(d, w->hashes, w->len / c->unit * CONV_HASH);
 
 	if (r)
 		return r;
@@ -413,29 +478,29 @@ static int conv_check_digest(struct conv *c, uint64_t len)
 }
 
 /* Checksum mode: every unit must be old, or new that converts back to old. */
-static int conv_resolve_units(struct conv *c, uint64_t off, uint64_t len)
+static int conv_resolve_units(struct conv *c, struct conv_win *w)
 {
 	struct conv_xform *xf = &c->xf[c->nthreads];
 	uint8_t now[32], *tmp = malloc(c->unit);
 	int r = tmp ? 0 : -ENOMEM;
 
-	for (uint64_t u = 0; !r && u < len / c->unit; u++) {
-		uint8_t *b = c->win + u * c->unit;
-		const uint8_t *old = c->hashes + u * CONV_HASH;
+	for (uint64_t u = 0; !r && u < w->len / c->unit; u++) {
+		uint8_t *b = w->buf + u * c->unit;
+		const uint8_t *old = w->hashes + u * CONV_HASH;
+		uint64_t at = w->off + u * c->unit;
 
 		r = vxts_sha256(now, b, c->unit);
 		if (r || vxts_ct_equal(now, old, 32))
 			continue;
 		memcpy(tmp, b, c->unit);
-		r = conv_inverse(c, xf, tmp, c->unit, (off + u * c->unit) >> 9);
+		r = conv_inverse(c, xf, tmp, c->unit, at >> 9);
 		if (!r)
 			r = vxts_sha256(now, tmp, c->unit);
 		if (!r && !vxts_ct_equal(now, old, 32))
 			r = vxts_err(-EIO, "data unit %llu (device byte %llu) of %s is neither the "
 				     "old nor the converted content: torn write, that unit is lost",
-				     (unsigned long long)((off + u * c->unit) / c->unit),
-				     (unsigned long long)(c->h->data_offset + off + u * c->unit),
-				     c->x->data->name);
+				     (unsigned long long)(at / c->unit),
+				     (unsigned long long)(c->h->data_offset + at), c->x->data->name);
 		else if (!r)
 			memcpy(b, tmp, c->unit);
 	}
@@ -443,35 +508,37 @@ static int conv_resolve_units(struct conv *c, uint64_t off, uint64_t len)
 	return r;
 }
 
-static int conv_recover(struct conv *c)
+/* Rebuilds the old content of the window the header names into @w. */
+static int conv_recover(struct conv *c, struct conv_win *w)
 {
 	struct vxts_header *h = c->h;
-	uint64_t off = h->win_off, len = h->win_len, list = len / c->unit * CONV_HASH;
-	struct conv_pass p = { .op = VXTS_IO_READ, .job = CJ_HASH };
+	uint64_t list = h->win_len / c->unit * CONV_HASH;
+	struct conv_pass p = {
+		.dev = c->x->hdr, .base = c->x->hdr_base + h->res_off, .fixed = c->fixed_hdr,
+		.op = VXTS_IO_READ, .job = CJ_HASH, .w = w,
+	};
 	int r;
 
-	c->win_off = off;
+	conv_win_set(w, h->win_off, h->win_len);
 	if (h->resilience == VXTS_RESILIENCE_JOURNAL) {
-		/* The journal holds the old window: rebuild c->win from it. */
-		if (h->res_len != len)
+		/* The journal holds the old window. */
+		if (h->res_len != w->len)
 			return vxts_err(-EBADMSG, "journal record length mismatch");
-		p.dev = c->x->hdr;
-		p.base = c->x->hdr_base + h->res_off;
-		p.fixed = c->fixed_hdr;
-		r = conv_pass_run(c, &p, len);
-		return r ? r : conv_check_digest(c, len);
+		r = conv_pass_run(c, p);
+		if (r)
+			return vxts_err(r, "reading the journal on %s failed (%d)", c->x->hdr->name, r);
+		return conv_check_digest(c, w);
 	}
 	if (h->res_len != list)
 		return vxts_err(-EBADMSG, "checksum record length mismatch");
-	r = vxts_dev_rw(c->x->hdr, VXTS_IO_READ, c->hashes, (list + 4095) & ~4095ULL,
-			c->x->hdr_base + h->res_off);
+	r = vxts_dev_rw(c->x->hdr, VXTS_IO_READ, w->hashes, (list + 4095) & ~4095ULL, p.base);
+	if (r)
+		return vxts_err(r, "reading the checksum record on %s failed (%d)",
+				c->x->hdr->name, r);
+	r = conv_check_digest(c, w);
 	if (!r)
-		r = conv_check_digest(c, len);
-	p = (struct conv_pass){ .dev = c->x->data, .base = h->data_offset + off,
-				.fixed = c->fixed_data, .op = VXTS_IO_READ, .job = CJ_NONE };
-	if (!r)
-		r = conv_pass_run(c, &p, len);
-	return r ? r : conv_resolve_units(c, off, len);
+		r = conv_pass_run(c, conv_pass_data(c, w, VXTS_IO_READ, CJ_NONE));
+	return r ? r : conv_resolve_units(c, w);
 }
 
 /* ---- ends of a run ----------------------------------------------------------- */
@@ -581,13 +648,14 @@ static int conv_ciphers(struct conv *c)
 	return r;
 }
 
-static int conv_register(struct vxts_dev *d, uint8_t *buf, uint64_t len)
+/* Both window buffers as fixed buffers 0 and 1; without them IO is unfixed. */
+static bool conv_register(struct conv *c, struct vxts_dev *d)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)len };
+	struct iovec iov[2];
 
-	if (!d->ops->register_buffers || d->ops->register_buffers(d, &iov, 1))
-		return -1;
-	return 0;
+	for (int i = 0; i < 2; i++)
+		iov[i] = (struct iovec){ .iov_base = c->win[i].buf, .iov_len = (size_t)c->win_max };
+	return d->ops->register_buffers && !d->ops->register_buffers(d, iov, 2);
 }
 
 static int conv_setup(struct conv *c)
@@ -595,28 +663,34 @@ static int conv_setup(struct conv *c)
 	int r;
 
 	conv_geometry(c);
-	c->win = aligned_alloc(4096, (size_t)c->win_max);
-	c->hashes = aligned_alloc(4096, c->hashes_size);
-	c->chunks = calloc(c->nchunks, sizeof(*c->chunks));
-	c->ready = calloc(c->nchunks, sizeof(*c->ready));
-	if (!c->win || !c->hashes || !c->chunks || !c->ready)
+	for (int i = 0; i < 2; i++) {
+		struct conv_win *w = &c->win[i];
+
+		w->index = i;
+		w->buf = aligned_alloc(4096, (size_t)c->win_max);
+		w->hashes = aligned_alloc(4096, c->hashes_size);
+		w->chunks = calloc(c->nchunks, sizeof(*w->chunks));
+		if (!w->buf || !w->hashes || !w->chunks)
+			return -ENOMEM;
+	}
+	c->ready = calloc(2 * c->nchunks, sizeof(*c->ready));
+	if (!c->ready)
 		return -ENOMEM;
 	r = conv_ciphers(c);
 	if (!r)
 		r = vxts_pool_new(c->nthreads, &c->pool);
 	if (r)
 		return r;
-	c->fixed_data = conv_register(c->x->data, c->win, c->win_max);
-	c->fixed_hdr = c->x->hdr == c->x->data ? c->fixed_data :
-		       conv_register(c->x->hdr, c->win, c->win_max);
+	c->fixed_data = conv_register(c, c->x->data);
+	c->fixed_hdr = c->x->hdr == c->x->data ? c->fixed_data : conv_register(c, c->x->hdr);
 	return 0;
 }
 
 static void conv_teardown(struct conv *c)
 {
-	if (c->fixed_data == 0 && c->x->data->ops->unregister_buffers)
+	if (c->fixed_data && c->x->data->ops->unregister_buffers)
 		c->x->data->ops->unregister_buffers(c->x->data);
-	if (c->x->hdr != c->x->data && c->fixed_hdr == 0 && c->x->hdr->ops->unregister_buffers)
+	if (c->x->hdr != c->x->data && c->fixed_hdr && c->x->hdr->ops->unregister_buffers)
 		c->x->hdr->ops->unregister_buffers(c->x->hdr);
 	vxts_pool_free(c->pool);
 	for (unsigned int i = 0; c->xf && i <= c->nthreads; i++) {
@@ -624,9 +698,11 @@ static void conv_teardown(struct conv *c)
 		vxts_cipher_free(c->xf[i].new);
 	}
 	free(c->xf);
-	free(c->win);
-	free(c->hashes);
-	free(c->chunks);
+	for (int i = 0; i < 2; i++) {
+		free(c->win[i].buf);
+		free(c->win[i].hashes);
+		free(c->win[i].chunks);
+	}
 	free(c->ready);
 }
 
@@ -652,44 +728,72 @@ static void conv_throttle(struct conv *c, uint64_t bytes, double t0)
 		usleep((useconds_t)(ahead * 1e6));
 }
 
+/* The window after @w, in the other buffer; NULL at the end of the data. */
+static struct conv_win *conv_next(struct conv *c, struct conv_win *w)
+{
+	struct conv_win *n = &c->win[w == &c->win[0]];
+	uint64_t off = w->off + w->len;
+
+	if (off >= c->h->data_size)
+		return NULL;
+	conv_win_set(n, off, conv_min(c->window, c->h->data_size - off));
+	return n;
+}
+
+static bool conv_should_stop(struct conv *c, uint64_t done, bool *asked)
+{
+	if (c->o->progress && c->o->progress(done, c->h->data_size, c->o->progress_ctx))
+		*asked = true;
+	return *asked || __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED);
+}
+
+/*
+ * Recover the window in flight (if any), then window after window: each one
+ * was read while the previous one was converted.
+ */
 static int conv_loop(struct conv *c)
 {
 	struct vxts_header *h = c->h;
-	uint64_t off = h->boundary, len, start;
+	struct conv_win *w = &c->win[0], *next;
+	uint64_t start = h->win_len ? h->win_off : h->boundary;
 	double t0 = conv_now();
-	bool stop = false;
+	bool asked = false;
 	int r;
 
 	if (h->win_len) {
-		r = conv_recover(c);
-		if (r)
-			return r;
-		r = conv_apply(c, h->win_off, h->win_len);
-		if (r)
-			return r;
-		off = h->win_off + h->win_len;
+		r = conv_recover(c, w);
+		if (!r)
+			r = conv_apply(c, w, NULL);
+	} else {
+		conv_win_set(w, 0, h->boundary);
+		r = 0;
 	}
-	start = off;
-	while (off < h->data_size) {
-		if (stop || __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
-			return conv_stop(c, off);
-		len = conv_min(c->window, h->data_size - off);
-		r = conv_window(c, off, len);
+	if (r)
+		return r;
+	if (h->win_len && conv_should_stop(c, w->off + w->len, &asked))
+		return conv_stop(c, w->off + w->len);
+	next = conv_next(c, w);
+	if (next && __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
+		return conv_stop(c, next->off);
+	if (next)
+		r = conv_read(c, next);
+	while (!r && next) {
+		w = next;
+		next = conv_next(c, w);
+		r = conv_window(c, w, next);
 		if (r)
 			return r;
-		off += len;
-		if (c->o->progress && c->o->progress(off, h->data_size, c->o->progress_ctx))
-			stop = true;
-		conv_throttle(c, off - start, t0);
+		conv_throttle(c, w->off + w->len - start, t0);
+		if (conv_should_stop(c, w->off + w->len, &asked) && next)
+			return conv_stop(c, next->off);
 	}
-	return conv_finish(c);
+	return r ? r : conv_finish(c);
 }
 
 int vxts_conv_run(struct vxts_conv_ctx *x, const struct vxts_convert_opts *o)
 {
 	static const struct vxts_convert_opts defaults;
-	struct conv c = { .x = x, .h = x->h, .o = o ? o : &defaults, .fixed_data = -1,
-			  .fixed_hdr = -1 };
+	struct conv c = { .x = x, .h = x->h, .o = o ? o : &defaults };
 	int r;
 
 	c.dir = x->h->direction;
