@@ -134,11 +134,11 @@ void cli_progress_update(struct cli_progress *p, uint64_t done, uint64_t total)
 /* The last state always shows: a final bar, or a final JSON line. */
 void cli_progress_finish(struct cli_progress *p)
 {
-	if (!p->total || p->shown == p->done)
-		;
-	else if (p->tty)
+	bool stale = p->total && p->shown != p->done;
+
+	if (stale && p->tty)
 		cli_progress_bar(p, p->done, p->total);
-	else if (p->o->json)
+	else if (stale && p->o->json)
 		cli_progress_json(p, p->done, p->total, cli_now());
 	if (p->drawn)
 		fputc('\n', stderr);
