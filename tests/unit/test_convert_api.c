@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -536,6 +537,96 @@ static void header_backup_restore(void **state)
 	fx_free(&f);
 }
 
+static int t_count(uint64_t done, uint64_t total, void *ctx)
+{
+	++*(int *)ctx;
+	return 0;
+}
+
+/* 512 KiB at 2 MiB/s cannot take less than 0.25 s; progress sees every window. */
+static void rate_limit_and_progress(void **state)
+{
+	struct vxts_convert_opts co = t_co(VXTS_RESILIENCE_CHECKSUM);
+	struct vxts_volume *v;
+	struct timespec a, b;
+	int calls = 0;
+	struct fx f;
+
+	t_setup(&f, 22);
+	co.rate_limit = 2 << 20;
+	co.progress = t_count;
+	co.progress_ctx = &calls;
+	v = t_open(&f, &f.kek);
+	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &co, NULL, 0), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(vxts_convert(v, &co), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	vxts_close(v);
+	assert_true((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 >= 0.24);
+	assert_int_equal(calls, T_DATA / (64 << 10));
+	t_check_plain(&f, &f.kek, true);
+	fx_free(&f);
+}
+
+/* A real block device (loop): O_EXCL keeps vxts off a device someone holds. */
+static void blockdev_loop(void **state)
+{
+	char img[512], cmd[700], dev[64] = "";
+	size_t n = 16 << 20;
+	uint8_t *plain = malloc(n), *buf = malloc(n), key[VXTS_KEY_BYTES];
+	struct vxts_format_opts o = { .plaintext = true, .header_at_end = true };
+	struct vxts_convert_opts co = { .window_size = 4 << 20, .threads = 2 };
+	struct vxts_volume *v;
+	struct vxts_cipher *c;
+	struct vxts_info in;
+	struct fx f;
+	FILE *p;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		plain[i] = (uint8_t)(i * 2246822519u >> 11);
+	t_write_file(t_path(img, "loop.img"), plain, n / 2, n + VXTS_HEADER_AREA_SIZE);
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", img);
+	p = popen(cmd, "r");
+	if (!p || !fgets(dev, sizeof(dev), p) || strncmp(dev, "/dev/loop", 9)) {
+		if (p)
+			pclose(p);
+		unlink(img);
+		free(plain);
+		free(buf);
+		skip();
+	}
+	pclose(p);
+	dev[strcspn(dev, "\n")] = '\0';
+	fx_init(&f, 4096, T_AREA, false, 23);
+	assert_int_equal(vxts_format(dev, &o, &f.kek), 0);
+	fd = open(dev, O_RDONLY | O_EXCL);
+	assert_true(fd >= 0);
+	assert_int_equal(vxts_open(dev, NULL, 0, &v), -EBUSY);
+	assert_non_null(strstr(vxts_error_detail(), "in use"));
+	close(fd);
+	assert_int_equal(vxts_open(dev, NULL, 0, &v), 0);
+	assert_int_equal(vxts_unlock(v, &f.kek), 0);
+	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &co, NULL, 0), 0);
+	assert_int_equal(vxts_convert(v, &co), 0);
+	vxts_info(v, &in);
+	assert_int_equal(vxts_volume_key(v, VXTS_KEY_CURRENT, key), 0);
+	vxts_close(v);
+	assert_int_equal(in.data_size, n);
+	t_read_file(dev, buf, n);
+	assert_int_equal(vxts_cipher_new(&c, key, 4096, 0, false), 0);
+	vxts_cipher_decrypt(c, buf, buf, n, 0);
+	vxts_cipher_free(c);
+	memset(plain + n / 2, 0, n / 2);	/* the file was zero beyond n/2 */
+	assert_memory_equal(buf, plain, n);
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	assert_int_equal(system(cmd), 0);
+	unlink(img);
+	free(plain);
+	free(buf);
+	fx_free(&f);
+}
+
 static int t_group_setup(void **state)
 {
 	const char *d = getenv("VXTS_TEST_TMP");
@@ -560,6 +651,8 @@ int main(void)
 		cmocka_unit_test(uring_detached_header),
 		cmocka_unit_test(uring_header_at_end),
 		cmocka_unit_test(header_backup_restore),
+		cmocka_unit_test(rate_limit_and_progress),
+		cmocka_unit_test(blockdev_loop),
 	};
 
 	return cmocka_run_group_tests_name("convert_api", tests, t_group_setup, NULL);
