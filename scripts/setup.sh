@@ -48,7 +48,7 @@ pkgs=(
 	busybox-static dmsetup cryptsetup-bin fio keyutils e2fsprogs xfsprogs util-linux
 	# userspace engine
 	liburing-dev libssl-dev libargon2-dev libblkid-dev libcryptsetup-dev libcmocka-dev
-	openssl
+	openssl xxd
 )
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 # QEMU 10 from backports (7.2 in bookworm works too, but is slower under TCG).
