@@ -614,6 +614,8 @@ static void conv_geometry(struct conv *c)
 		c->window = conv_min(c->window, slot);
 	else
 		c->window = conv_min(c->window, slot / CONV_HASH * c->unit);
+	if (c->window < c->unit)
+		c->window = c->unit;
 	if (c->chunk > c->window)
 		c->chunk = (uint32_t)(c->window / c->unit * c->unit);
 	c->window = c->window / c->chunk * c->chunk;
