@@ -86,6 +86,25 @@ check_case 12345 2048
 check_case 12344 4096 sector_size:4096
 check_case 12344 4096 sector_size:4096 iv_large_sectors
 
+# The target as the second line of a table (start 2048): the IV must come
+# from the sector relative to the target, as dm-crypt computes it.
+step "vxts as the second target of a table (start 2048, sector_size:4096)"
+zero_both
+{ echo "0 2048 linear /dev/ram2 0"; tbl "$VX" "$hex" 16 /dev/ram0 4096 "$len" sector_size:4096 |
+	sed 's/^0 /2048 /'; } > vx.tbl
+{ echo "0 2048 linear /dev/ram3 0"; tbl crypt "$hex" 16 /dev/ram1 4096 "$len" sector_size:4096 |
+	sed 's/^0 /2048 /'; } > dc.tbl
+dm_up vx vx.tbl
+dm_up dc dc.tbl
+dev_write /dev/mapper/vx p1.bin $((2048 * 512 + 3145728))
+dev_write /dev/mapper/dc p1.bin $((2048 * 512 + 3145728))
+# p2 straddles the boundary between the two targets.
+dev_write /dev/mapper/vx p2.bin 983040
+dev_write /dev/mapper/dc p2.bin 983040
+dm_down vx
+dm_down dc
+same_lower 4096 "second target"
+
 step "stock cryptsetup open --type plain"
 zero_both
 cryptsetup open --type plain --cipher aes-xts-plain64 --key-size 512 \
