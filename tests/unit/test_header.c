@@ -46,6 +46,7 @@ static void t_header(struct vxts_header *h)
 	h->res_len = 4ULL << 20;
 	memset(h->res_digest, 0x5d, 32);
 	memset(h->mac_salt, 0x33, 32);
+	memset(h->res_nonce, 0x71, sizeof(h->res_nonce));
 }
 
 static void t_refresh_checksum(uint8_t *b)

@@ -31,13 +31,15 @@
 #include "error.h"
 #include "kdf.h"
 #include "pool.h"
+#include "rectag.h"
+#include "secmem.h"
 
 #define CONV_DEF_CHUNK (1u << 20)
 #define CONV_DEF_QD 32
 #define CONV_DEF_WIN_CSUM (64ULL << 20)
 #define CONV_DEF_WIN_JOURNAL (4ULL << 20)
 #define CONV_MAX_THREADS 64
-#define CONV_HASH 32
+#define CONV_HASH VXTS_RECTAG_SIZE
 
 static int conv_stop_flag;
 
@@ -53,12 +55,14 @@ void vxts_clear_stop(void)
 
 enum conv_job_kind {
 	CJ_NONE,
-	CJ_HASH,		/* per-unit SHA-256 of the old content */
+	CJ_HASH,		/* per-unit tag of the old content (rectag.h) */
 	CJ_FORWARD,		/* old -> new in place */
 };
 
+/* What one thread needs: ciphers, and the record tagger. */
 struct conv_xform {
 	struct vxts_cipher *cur, *new;
+	struct vxts_rectag *tag;
 };
 
 struct conv;
@@ -67,7 +71,8 @@ struct conv_pass;
 /* One window's worth of memory; the engine has two (convert one, read the next). */
 struct conv_win {
 	uint8_t *buf;
-	uint8_t *hashes;	/* per-unit SHA-256 of the old content, padded to 4 KiB */
+	uint8_t *hashes;	/* per-unit tags of the old content, padded to 4 KiB */
+	uint8_t nonce[VXTS_RECTAG_NONCE];	/* of those tags */
 	struct conv_chunk *chunks;
 	uint64_t off, len;	/* data-relative window it holds */
 	int index;		/* registered buffer index */
@@ -159,14 +164,21 @@ static int conv_inverse(struct conv *c, struct conv_xform *xf, uint8_t *b, size_
 	}
 }
 
-static int conv_hash_units(struct conv *c, struct conv_win *w, const uint8_t *b, size_t len,
-			   uint64_t woff)
+static int conv_tag_unit(struct conv *c, struct conv_win *w, struct conv_xform *xf,
+			 uint8_t *tag, const uint8_t *b, uint64_t woff)
+{
+	return vxts_rectag_unit(xf->tag, tag, w->nonce, (uint32_t)(woff / c->unit), b, c->unit);
+}
+
+static int conv_hash_units(struct conv *c, struct conv_win *w, struct conv_xform *xf,
+			   const uint8_t *b, size_t len, uint64_t woff)
 {
 	uint8_t *out = w->hashes + woff / c->unit * CONV_HASH;
 	int r = 0;
 
 	for (size_t u = 0; !r && u < len / c->unit; u++)
-		r = vxts_sha256(out + u * CONV_HASH, b + u * c->unit, c->unit);
+		r = conv_tag_unit(c, w, xf, out + u * CONV_HASH, b + u * c->unit,
+				  woff + u * c->unit);
 	return r;
 }
 
@@ -183,7 +195,7 @@ static int conv_job_fn(struct vxts_job *job, unsigned int worker)
 	struct conv *c = ch->c;
 
 	if (ch->p->job == CJ_HASH)
-		return conv_hash_units(c, w, ch->buf, ch->len, ch->woff);
+		return conv_hash_units(c, w, &c->xf[worker], ch->buf, ch->len, ch->woff);
 	return conv_forward(c, &c->xf[worker], ch->buf, ch->len, (w->off + ch->woff) >> 9);
 }
 
@@ -455,6 +467,7 @@ static int conv_window(struct conv *c, struct conv_win *w, struct conv_win *next
 	h->win_seq = seq;
 	h->res_off = vxts_hdr_res_slot(h, seq, NULL);
 	h->res_len = rec_len;
+	memcpy(h->res_nonce, w->nonce, sizeof(h->res_nonce));
 	r = vxts_sha256(h->res_digest, w->hashes, w->len / c->unit * CONV_HASH);
 	if (!r)
 		r = conv_commit(c, c->x->mac_cur);
@@ -489,14 +502,14 @@ static int conv_resolve_units(struct conv *c, struct conv_win *w)
 		const uint8_t *old = w->hashes + u * CONV_HASH;
 		uint64_t at = w->off + u * c->unit;
 
-		r = vxts_sha256(now, b, c->unit);
-		if (r || vxts_ct_equal(now, old, 32))
+		r = conv_tag_unit(c, w, xf, now, b, u * c->unit);
+		if (r || vxts_ct_equal(now, old, CONV_HASH))
 			continue;
 		memcpy(tmp, b, c->unit);
 		r = conv_inverse(c, xf, tmp, c->unit, at >> 9);
 		if (!r)
-			r = vxts_sha256(now, tmp, c->unit);
-		if (!r && !vxts_ct_equal(now, old, 32))
+			r = conv_tag_unit(c, w, xf, now, tmp, u * c->unit);
+		if (!r && !vxts_ct_equal(now, old, CONV_HASH))
 			r = vxts_err(-EIO, "data unit %llu (device byte %llu) of %s is neither the "
 				     "old nor the converted content: torn write, that unit is lost",
 				     (unsigned long long)(at / c->unit),
@@ -520,6 +533,7 @@ static int conv_recover(struct conv *c, struct conv_win *w)
 	int r;
 
 	conv_win_set(w, h->win_off, h->win_len);
+	memcpy(w->nonce, h->res_nonce, sizeof(w->nonce));
 	if (h->resilience == VXTS_RESILIENCE_JOURNAL) {
 		/* The journal holds the old window. */
 		if (h->res_len != w->len)
@@ -550,6 +564,7 @@ static void conv_clear_window(struct vxts_header *h)
 	h->res_off = 0;
 	h->res_len = 0;
 	memset(h->res_digest, 0, sizeof(h->res_digest));
+	memset(h->res_nonce, 0, sizeof(h->res_nonce));
 }
 
 /* Stop between windows: the last window is synced, so nothing is in flight. */
@@ -636,17 +651,23 @@ static void conv_geometry(struct conv *c)
 static int conv_ciphers(struct conv *c)
 {
 	struct vxts_header *h = c->h;
-	int r = 0;
+	uint8_t *k_rec = vxts_secure_alloc(32);
+	int r = k_rec ? 0 : -ENOMEM;
 
 	c->xf = calloc(c->nthreads + 1, sizeof(*c->xf));
 	if (!c->xf)
-		return -ENOMEM;
+		r = -ENOMEM;
+	if (!r)
+		r = vxts_rectag_key(k_rec, c->x->key_cur, h->mac_salt);
 	for (unsigned int i = 0; !r && i <= c->nthreads; i++) {
 		r = vxts_cipher_new(&c->xf[i].cur, c->x->key_cur, h->unit_size, h->iv_offset, false);
 		if (!r && c->dir == VXTS_DIR_REENCRYPT)
 			r = vxts_cipher_new(&c->xf[i].new, c->x->key_new, h->unit_size,
 					    h->iv_offset, false);
+		if (!r)
+			r = vxts_rectag_new(&c->xf[i].tag, k_rec);
 	}
+	vxts_secure_free(k_rec, 32);
 	return r;
 }
 
@@ -698,6 +719,7 @@ static void conv_teardown(struct conv *c)
 	for (unsigned int i = 0; c->xf && i <= c->nthreads; i++) {
 		vxts_cipher_free(c->xf[i].cur);
 		vxts_cipher_free(c->xf[i].new);
+		vxts_rectag_free(c->xf[i].tag);
 	}
 	free(c->xf);
 	for (int i = 0; i < 2; i++) {
@@ -730,16 +752,23 @@ static void conv_throttle(struct conv *c, uint64_t bytes, double t0)
 		usleep((useconds_t)(ahead * 1e6));
 }
 
-/* The window after @w, in the other buffer; NULL at the end of the data. */
-static struct conv_win *conv_next(struct conv *c, struct conv_win *w)
+/*
+ * The window after @w, in the other buffer, with a fresh tag nonce; *next is
+ * NULL at the end of the data.
+ */
+static int conv_next(struct conv *c, struct conv_win *w, struct conv_win **next)
 {
 	struct conv_win *n = &c->win[w == &c->win[0]];
 	uint64_t off = w->off + w->len;
 
+	*next = NULL;
 	if (off >= c->h->data_size)
-		return NULL;
+		return 0;
 	conv_win_set(n, off, conv_min(c->window, c->h->data_size - off));
-	return n;
+	if (vxts_random(n->nonce, sizeof(n->nonce)))
+		return vxts_err(-EIO, "no randomness for the record nonce");
+	*next = n;
+	return 0;
 }
 
 static bool conv_should_stop(struct conv *c, uint64_t done, bool *asked)
@@ -774,15 +803,16 @@ static int conv_loop(struct conv *c)
 		return r;
 	if (h->win_len && conv_should_stop(c, w->off + w->len, &asked))
 		return conv_stop(c, w->off + w->len);
-	next = conv_next(c, w);
-	if (next && __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
+	r = conv_next(c, w, &next);
+	if (!r && next && __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
 		return conv_stop(c, next->off);
-	if (next)
+	if (!r && next)
 		r = conv_read(c, next);
 	while (!r && next) {
 		w = next;
-		next = conv_next(c, w);
-		r = conv_window(c, w, next);
+		r = conv_next(c, w, &next);
+		if (!r)
+			r = conv_window(c, w, next);
 		if (r)
 			return r;
 		conv_throttle(c, w->off + w->len - start, t0);

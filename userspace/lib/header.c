@@ -76,6 +76,7 @@ static void hdr_put_fields(const struct vxts_header *h, uint8_t *b)
 	hdr_put64(b, HO_RES_LEN, h->res_len);
 	memcpy(b + HO_RES_DIGEST, h->res_digest, 32);
 	memcpy(b + HO_MAC_SALT, h->mac_salt, 32);
+	memcpy(b + HO_RES_NONCE, h->res_nonce, sizeof(h->res_nonce));
 	memcpy(b + HO_SLOTS, h->slots, sizeof(h->slots));
 }
 
@@ -135,6 +136,7 @@ static void hdr_get_fields(const uint8_t *b, struct vxts_header *h)
 	h->res_len = hdr_get64(b, HO_RES_LEN);
 	memcpy(h->res_digest, b + HO_RES_DIGEST, 32);
 	memcpy(h->mac_salt, b + HO_MAC_SALT, 32);
+	memcpy(h->res_nonce, b + HO_RES_NONCE, sizeof(h->res_nonce));
 	memcpy(h->mac, b + HO_MAC, 32);
 	memcpy(h->slots, b + HO_SLOTS, sizeof(h->slots));
 }
@@ -221,7 +223,7 @@ int vxts_hdr_decode(const uint8_t in[VXTS_HDR_COPY_SIZE], struct vxts_header *h,
 	if (!bad && (!hdr_all_zero(in, HO_LABEL + strnlen(h->label, VXTS_LABEL_MAX), HO_CIPHER) ||
 		     !hdr_all_zero(in, HO_CIPHER + sizeof(VXTS_CIPHER_NAME), HO_UNIT)))
 		bad = "label or cipher not NUL padded";
-	if (!bad && (!hdr_all_zero(in, HO_MAC_SALT + 32, HO_MAC) ||
+	if (!bad && (!hdr_all_zero(in, HO_RES_NONCE + 8, HO_MAC) ||
 		     !hdr_all_zero(in, HO_MAC + 32, HO_SLOTS) ||
 		     !hdr_all_zero(in, HO_SLOTS + sizeof(h->slots), HO_CHECKSUM)))
 		bad = "reserved bytes not zero";

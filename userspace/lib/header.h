@@ -57,6 +57,7 @@ enum vxts_hdr_off {
 	HO_RES_LEN = 216,	/* 8 */
 	HO_RES_DIGEST = 224,	/* 32 */
 	HO_MAC_SALT = 256,	/* 32 */
+	HO_RES_NONCE = 288,	/* 8 */
 	HO_MAC = 448,		/* 32 */
 	HO_SLOTS = 512,		/* 8 * 256 */
 	HO_CHECKSUM = 4064,	/* 32 */
@@ -78,7 +79,8 @@ struct vxts_header {
 	uint64_t win_off, win_len;	/* window in flight (len 0: none) */
 	uint64_t win_seq;		/* windows started; slot = win_seq % 2 */
 	uint64_t res_off, res_len;	/* resilience record, header-area relative */
-	uint8_t res_digest[32];		/* SHA-256 of that record */
+	uint8_t res_digest[32];		/* SHA-256 of the record's tag list */
+	uint8_t res_nonce[8];		/* GMAC nonce of the record's tags (rectag.h) */
 	uint8_t mac_salt[32];
 	uint8_t mac[VXTS_MAC_SIZE];
 	uint8_t slots[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
