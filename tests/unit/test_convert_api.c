@@ -515,6 +515,10 @@ static void header_backup_restore(void **state)
 	assert_int_equal(vxts_header_backup(v, bak), 0);
 	assert_int_equal(vxts_header_backup(v, bak), -EEXIST);
 	vxts_close(v);
+	/* A backup is not a header area: refused as --header. */
+	assert_int_equal(vxts_open(dev, bak, 0, &v), -EINVAL);
+	assert_non_null(strstr(vxts_error_detail(), "truncated"));
+	assert_int_equal(vxts_open(dev, NULL, 0, &v), -EINVAL);	/* 1 MiB: too small */
 	memset(junk, 0x6b, sizeof(junk));
 	fd = open(hdr, O_WRONLY);
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));

@@ -78,11 +78,26 @@ static int vol_load_error(struct vxts_volume *v, int r)
 	return vxts_err(r, "cannot read the vxts header on %s (%d)", v->hdr->name, r);
 }
 
-/* The data area must lie inside the data device (and before an end header). */
+/*
+ * The header must be where it says it lives, its area whole (a backup file
+ * passed as --header has no resilience slots), and the data area must lie
+ * inside the data device (and before an end header).
+ */
 static int vol_check_fit(struct vxts_volume *v)
 {
 	uint64_t end = v->h.data_offset + v->h.data_size;
 	uint64_t limit = v->hdr == v->data ? v->hdr_base : v->data->size;
+	bool at_end = v->h.flags & VXTS_HDR_F_AT_END;
+
+	if (at_end != (v->hdr == v->data))
+		return vxts_err(-EINVAL, at_end ?
+				"this header belongs at the end of %s: open without a header file" :
+				"this volume has a detached header: give its file", v->data->name);
+	if (v->hdr->size - v->hdr_base < v->h.area_size)
+		return vxts_err(-EINVAL, "header area on %s is truncated (%llu of %llu bytes): "
+				"a header backup must be restored, not used directly",
+				v->hdr->name, (unsigned long long)(v->hdr->size - v->hdr_base),
+				(unsigned long long)v->h.area_size);
 
 	if (end > limit)
 		return vxts_err(-EINVAL, "%s is smaller (%llu bytes) than the volume's data area "
