@@ -631,6 +631,87 @@ static void blockdev_loop(void **state)
 	fx_free(&f);
 }
 
+/* ---- online shape: the engine only touches the window it holds ------------------ */
+
+struct hold_log {
+	uint64_t off, len, expect, data_size;
+	bool held;
+	int holds, releases, violations;
+};
+
+static int t_hold(void *ctx, uint64_t off, uint64_t len)
+{
+	struct hold_log *l = ctx;
+
+	if (l->held || off != l->expect)
+		l->violations++;
+	l->held = true;
+	l->off = off;
+	l->len = len;
+	l->holds++;
+	return 0;
+}
+
+static int t_release(void *ctx, uint64_t off, uint64_t len, uint64_t boundary)
+{
+	struct hold_log *l = ctx;
+
+	if (!l->held || off != l->off || len != l->len || boundary != off + len)
+		l->violations++;
+	l->held = false;
+	l->expect = off + len;
+	l->releases++;
+	return 0;
+}
+
+/* Every data-area IO must fall inside the held window. */
+static void t_observe(void *ctx, struct vxts_dev *d, enum vxts_io_op op, uint64_t off,
+		      size_t len)
+{
+	struct hold_log *l = ctx;
+
+	if (strcmp(d->name, "data.img") || off >= l->data_size)
+		return;
+	if (!l->held || off < l->off || off + len > l->off + l->len)
+		l->violations++;
+}
+
+static void held_windows(void **state)
+{
+	struct vxts_convert_opts co = t_co(VXTS_RESILIENCE_JOURNAL);
+	struct hold_log log = { .data_size = T_DATA };
+	struct vxts_conv_hold hold = { t_hold, t_release, &log };
+	struct vxts_volume *v;
+	struct vxts_info in;
+	struct fx f;
+
+	t_setup(&f, 24);
+	v = t_open(&f, &f.kek);
+	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &co, NULL, 0), 0);
+	/* Crash mid-way (a held run), then resume held: recovery holds first. */
+	f.ctl.observe = t_observe;
+	f.ctl.observe_ctx = &log;
+	f.ctl.fail_at = f.ctl.ops + 60;
+	assert_int_not_equal(vxts_convert_held(v, &co, &hold), 0);
+	vxts_close(v);
+	assert_int_equal(log.violations, 0);
+	fault_ctl_reset(&f.ctl);
+	f.ctl.fail_at = 0;
+	v = t_open(&f, &f.kek);
+	vxts_info(v, &in);
+	assert_true(in.window_size > 0);
+	log = (struct hold_log){ .data_size = T_DATA, .expect = in.window_offset };
+	assert_int_equal(vxts_convert_held(v, &co, &hold), 0);
+	vxts_close(v);
+	f.ctl.observe = NULL;
+	assert_int_equal(log.violations, 0);
+	assert_int_equal(log.holds, log.releases);
+	assert_int_equal(log.expect, T_DATA);
+	assert_int_equal(log.holds, (T_DATA - in.window_offset) / (64 << 10));
+	t_check_plain(&f, &f.kek, true);
+	fx_free(&f);
+}
+
 static int t_group_setup(void **state)
 {
 	const char *d = getenv("VXTS_TEST_TMP");
@@ -657,6 +738,7 @@ int main(void)
 		cmocka_unit_test(header_backup_restore),
 		cmocka_unit_test(rate_limit_and_progress),
 		cmocka_unit_test(blockdev_loop),
+		cmocka_unit_test(held_windows),
 	};
 
 	return cmocka_run_group_tests_name("convert_api", tests, t_group_setup, NULL);

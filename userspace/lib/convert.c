@@ -778,23 +778,55 @@ static bool conv_should_stop(struct conv *c, uint64_t done, bool *asked)
 	return *asked || __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED);
 }
 
+static int conv_hold(struct conv *c, struct conv_win *w)
+{
+	const struct vxts_conv_hold *hd = c->x->hold;
+	int r = hd ? hd->hold(hd->ctx, w->off, w->len) : 0;
+
+	return r ? vxts_err(r, "cannot hold the window at byte %llu (%d)",
+			    (unsigned long long)w->off, r) : 0;
+}
+
+static int conv_release(struct conv *c, struct conv_win *w)
+{
+	const struct vxts_conv_hold *hd = c->x->hold;
+	int r = hd ? hd->release(hd->ctx, w->off, w->len, w->off + w->len) : 0;
+
+	return r ? vxts_err(r, "cannot release the window at byte %llu (%d)",
+			    (unsigned long long)w->off, r) : 0;
+}
+
+/* Hold (online) and read the old content of @w. */
+static int conv_fetch(struct conv *c, struct conv_win *w)
+{
+	int r = conv_hold(c, w);
+
+	return r ? r : conv_read(c, w);
+}
+
 /*
- * Recover the window in flight (if any), then window after window: each one
- * was read while the previous one was converted.
+ * Recover the window in flight (if any), then window after window. Offline,
+ * each window was read while the previous one was converted; held (online),
+ * each is read only once it is held.
  */
 static int conv_loop(struct conv *c)
 {
 	struct vxts_header *h = c->h;
 	struct conv_win *w = &c->win[0], *next;
 	uint64_t start = h->win_len ? h->win_off : h->boundary;
+	bool ahead = !c->x->hold, asked = false;
 	double t0 = conv_now();
-	bool asked = false;
 	int r;
 
 	if (h->win_len) {
-		r = conv_recover(c, w);
+		conv_win_set(w, h->win_off, h->win_len);
+		r = conv_hold(c, w);
+		if (!r)
+			r = conv_recover(c, w);
 		if (!r)
 			r = conv_apply(c, w, NULL);
+		if (!r)
+			r = conv_release(c, w);
 	} else {
 		conv_win_set(w, 0, h->boundary);
 		r = 0;
@@ -807,17 +839,21 @@ static int conv_loop(struct conv *c)
 	if (!r && next && __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
 		return conv_stop(c, next->off);
 	if (!r && next)
-		r = conv_read(c, next);
+		r = conv_fetch(c, next);
 	while (!r && next) {
 		w = next;
 		r = conv_next(c, w, &next);
 		if (!r)
-			r = conv_window(c, w, next);
+			r = conv_window(c, w, ahead ? next : NULL);
+		if (!r)
+			r = conv_release(c, w);
 		if (r)
 			return r;
 		conv_throttle(c, w->off + w->len - start, t0);
 		if (conv_should_stop(c, w->off + w->len, &asked) && next)
 			return conv_stop(c, next->off);
+		if (!ahead && next)
+			r = conv_fetch(c, next);
 	}
 	return r ? r : conv_finish(c);
 }

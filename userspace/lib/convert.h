@@ -14,6 +14,21 @@
 #include "header.h"
 #include "vxts.h"
 
+/*
+ * How the window is held while it is converted. Offline conversion passes
+ * none: nothing else writes the device, and the engine reads the next window
+ * while converting this one. Online conversion (dm-vxts serving the device)
+ * holds IO to [off, off + len) before the engine reads it and moves the
+ * target's boundary at release, once the window is durable; the engine then
+ * touches only the held window.
+ */
+struct vxts_conv_hold {
+	int (*hold)(void *ctx, uint64_t off, uint64_t len);
+	/* @boundary: data bytes now converted and durable */
+	int (*release)(void *ctx, uint64_t off, uint64_t len, uint64_t boundary);
+	void *ctx;
+};
+
 struct vxts_conv_ctx {
 	struct vxts_dev *data;		/* data area at h->data_offset */
 	struct vxts_dev *hdr;		/* header area at hdr_base (may equal data) */
@@ -23,6 +38,7 @@ struct vxts_conv_ctx {
 	const uint8_t *key_new;		/* re-key: the other DEK, else NULL */
 	const uint8_t *mac_cur;		/* header MAC key under key_cur */
 	const uint8_t *mac_new;		/* under key_new (re-key completion) */
+	const struct vxts_conv_hold *hold;	/* NULL: offline */
 };
 
 /*

@@ -597,10 +597,12 @@ fail:
 	return r;
 }
 
-int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o)
+int vxts_convert_held(struct vxts_volume *v, const struct vxts_convert_opts *o,
+		      const struct vxts_conv_hold *hold)
 {
 	struct vxts_conv_ctx x = {
 		.data = v->data, .hdr = v->hdr, .hdr_base = v->hdr_base, .h = &v->h,
+		.hold = hold,
 	};
 	bool rekey = v->h.direction == VXTS_DIR_REENCRYPT;
 	int r;
@@ -626,6 +628,11 @@ int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o)
 		v->have_new = false;
 	}
 	return r;
+}
+
+int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o)
+{
+	return vxts_convert_held(v, o, NULL);
 }
 
 /* ---- keyslots ------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "convert.h"
 #include "dev.h"
 #include "header.h"
 #include "vxts.h"
@@ -46,5 +47,9 @@ int vxts_volume_attach(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr
 int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_base,
 		     uint64_t area_size, const struct vxts_format_opts *o,
 		     const struct vxts_kek *kek);
+
+/* vxts_convert() with the window held by @hold (online mode; NULL = offline). */
+int vxts_convert_held(struct vxts_volume *v, const struct vxts_convert_opts *o,
+		      const struct vxts_conv_hold *hold);
 
 #endif

@@ -119,6 +119,8 @@ static void fault_do_io(struct fault_dev *f, struct vxts_io *io)
 	} else {
 		memcpy(p, f->mem + off, n);
 	}
+	if (ctl->observe)
+		ctl->observe(ctl->observe_ctx, &f->dev, io->op, off, n);
 	io->res = (int)n;
 }
 

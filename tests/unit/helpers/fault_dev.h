@@ -32,6 +32,10 @@ struct fault_ctl {
 	uint32_t tear_align;		/* 0 = 1 */
 	bool drop_unsynced;
 	bool short_io;
+	/* Optional: told every IO that succeeds (after it moved its bytes). */
+	void (*observe)(void *ctx, struct vxts_dev *d, enum vxts_io_op op, uint64_t off,
+			size_t len);
+	void *observe_ctx;
 	/* state */
 	long ops;			/* operations seen so far */
 	long writes;			/* bytes written, all devices */
