@@ -157,13 +157,17 @@ int vxts_key_load(const struct vxts_table *t, u8 *key);
 struct dm_dev;
 struct dm_target;
 
+/*
+ * Per-CPU counters: bumped on every bio, so a shared atomic would bounce
+ * one cache line between all submitting and completing CPUs.
+ */
 struct vxts_stats {
-	atomic64_t read_bios;
-	atomic64_t write_bios;
-	atomic64_t reads_inline;	/* decrypted in the completing task */
-	atomic64_t reads_deferred;	/* decrypted on the workqueue */
-	atomic64_t bounce_waits;	/* writes that took the blocking pool path */
-	atomic64_t refused_bios;	/* misaligned bios failed with an IO error */
+	u64 read_bios;
+	u64 write_bios;
+	u64 reads_inline;	/* decrypted in the completing task */
+	u64 reads_deferred;	/* decrypted on the workqueue */
+	u64 bounce_waits;	/* writes that took the blocking pool path */
+	u64 refused_bios;	/* misaligned bios failed with an IO error */
 };
 
 struct vxts_ctx {
@@ -177,7 +181,7 @@ struct vxts_ctx {
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */
 	struct bio_set bs;		/* write clones */
 	struct workqueue_struct *wq;	/* deferred read decryption (and rare writes) */
-	struct vxts_stats stats;
+	struct vxts_stats __percpu *stats;
 };
 
 /* Per-bio state (ti->per_io_data_size); the skcipher request follows it. */

@@ -19,6 +19,7 @@
 #include <linux/blk_types.h>
 #include <linux/device-mapper.h>
 #include <linux/preempt.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include "dm-vxts.h"
 
@@ -125,7 +126,7 @@ static struct bio *vxts_bounce_alloc(struct vxts_ctx *ctx, struct bio *bio)
 	clone = vxts_bounce_try(ctx, bio, GFP_NOWAIT | __GFP_NOWARN);
 	if (likely(clone))
 		return clone;
-	atomic64_inc(&ctx->stats.bounce_waits);
+	this_cpu_inc(ctx->stats->bounce_waits);
 	mutex_lock(&ctx->bounce_lock);
 	clone = vxts_bounce_try(ctx, bio, GFP_NOIO);
 	mutex_unlock(&ctx->bounce_lock);
@@ -188,7 +189,7 @@ static void vxts_io_write_work(struct work_struct *work)
  */
 static int vxts_io_map_write(struct vxts_io *io)
 {
-	atomic64_inc(&io->ctx->stats.write_bios);
+	this_cpu_inc(io->ctx->stats->write_bios);
 	if (unlikely(!vxts_io_may_sleep())) {
 		INIT_WORK(&io->work, vxts_io_write_work);
 		queue_work(io->ctx->wq, &io->work);
@@ -236,12 +237,12 @@ int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 	if (io->decrypted)
 		return DM_ENDIO_DONE;
 	if (vxts_io_may_sleep()) {
-		atomic64_inc(&ctx->stats.reads_inline);
+		this_cpu_inc(ctx->stats->reads_inline);
 		io->decrypted = true;
 		*error = vxts_io_decrypt(io);
 		return DM_ENDIO_DONE;
 	}
-	atomic64_inc(&ctx->stats.reads_deferred);
+	this_cpu_inc(ctx->stats->reads_deferred);
 	INIT_WORK(&io->work, vxts_io_read_work);
 	queue_work(ctx->wq, &io->work);
 	return DM_ENDIO_INCOMPLETE;
@@ -289,11 +290,11 @@ int vxts_io_map(struct dm_target *ti, struct bio *bio)
 	}
 	if (bio_op(bio) == REQ_OP_WRITE)
 		return vxts_io_map_write(io);
-	atomic64_inc(&ctx->stats.read_bios);
+	this_cpu_inc(ctx->stats->read_bios);
 	vxts_io_remap(ti, bio);
 	return DM_MAPIO_REMAPPED;
 
 refuse:
-	atomic64_inc(&ctx->stats.refused_bios);
+	this_cpu_inc(ctx->stats->refused_bios);
 	return DM_MAPIO_KILL;
 }

@@ -7,6 +7,7 @@
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/device-mapper.h>
@@ -26,6 +27,7 @@ static void vxts_dtr(struct dm_target *ti)
 		destroy_workqueue(ctx->wq);
 	bioset_exit(&ctx->bs);
 	mempool_exit(&ctx->page_pool);
+	free_percpu(ctx->stats);
 	if (ctx->dev)
 		dm_put_device(ti, ctx->dev);
 	vxts_crypt_exit(&ctx->crypt);
@@ -100,6 +102,11 @@ static int vxts_ctr_io(struct dm_target *ti, struct vxts_ctx *ctx)
 		return r;
 	}
 	mutex_init(&ctx->bounce_lock);
+	ctx->stats = alloc_percpu(struct vxts_stats);
+	if (!ctx->stats) {
+		ti->error = "Cannot allocate counters";
+		return -ENOMEM;
+	}
 	ctx->wq = alloc_workqueue("kvxtsd/%s", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
 				  dm_table_device_name(ti->table));
 	if (!ctx->wq) {
@@ -231,21 +238,35 @@ static void vxts_status_table(struct vxts_ctx *ctx, char *result,
 		DMEMIT(" %s", vxts_status_opt(t, t->opts[i], buf, sizeof(buf)));
 }
 
+static void vxts_status_sum(struct vxts_ctx *ctx, struct vxts_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct vxts_stats *s = per_cpu_ptr(ctx->stats, cpu);
+
+		sum->read_bios += s->read_bios;
+		sum->write_bios += s->write_bios;
+		sum->reads_inline += s->reads_inline;
+		sum->reads_deferred += s->reads_deferred;
+		sum->bounce_waits += s->bounce_waits;
+		sum->refused_bios += s->refused_bios;
+	}
+}
+
 /* Fields documented in docs/TARGET.md; append new ones at the end only. */
 static void vxts_status_info(struct vxts_ctx *ctx, char *result,
 			     unsigned int maxlen)
 {
-	struct vxts_stats *s = &ctx->stats;
 	unsigned int sz = strlen(result);
+	struct vxts_stats s;
 
-	DMEMIT("%s %u %lld %lld %lld %lld %lld %lld",
+	vxts_status_sum(ctx, &s);
+	DMEMIT("%s %u %llu %llu %llu %llu %llu %llu",
 	       vxts_crypt_driver(&ctx->crypt), ctx->crypt.unit_size,
-	       (long long)atomic64_read(&s->read_bios),
-	       (long long)atomic64_read(&s->write_bios),
-	       (long long)atomic64_read(&s->reads_inline),
-	       (long long)atomic64_read(&s->reads_deferred),
-	       (long long)atomic64_read(&s->bounce_waits),
-	       (long long)atomic64_read(&s->refused_bios));
+	       s.read_bios, s.write_bios, s.reads_inline, s.reads_deferred,
+	       s.bounce_waits, s.refused_bios);
 }
 
 static void vxts_status_ima(struct dm_target *ti, char *result,
