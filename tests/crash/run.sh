@@ -96,7 +96,8 @@ campaign() {
 			d=$((d + d / 4 + 3))
 		else
 			moved_by[$verb]=$((${moved_by[$verb]:-0} + 1))
-			[ $((pct - last)) -gt 12 ] && d=$((d * 2 / 3 + 1))
+			# aim at about KILLS/2 kills per pass over the device
+			[ $((pct - last)) -gt $((200 / KILLS)) ] && d=$((d * 2 / 3 + 1))
 		fi
 		last=$pct
 	done
@@ -108,7 +109,7 @@ campaign() {
 # original after each round (the last campaign of a round is a decrypt).
 rounds() {
 	local round c v done_all
-	for round in 1 2 3 4 5 6; do
+	for round in $(seq 12); do
 		for c in "$@"; do
 			# shellcheck disable=SC2086
 			campaign $c || return 1

@@ -50,7 +50,6 @@ static void cli_conv_setup(struct cli_conv *c, const struct cli_opts *o,
 		c->co.argon2 = &c->argon2;
 	c->co.progress = cli_conv_progress;
 	c->co.progress_ctx = c;
-	cli_signals_install();
 }
 
 static void cli_conv_print(struct cli_conv *c, const char *what, double secs,
@@ -93,11 +92,17 @@ static int cli_conv_run(struct cli_conv *c, const char *done_word)
 	double t0;
 	int r;
 
-	if (cli_signals_caught())
-		return cli_fail(c->o, c->verb, c->o->pos[0], -EINTR, 0);
 	if (start)
 		cli_info(c->o, "%s: resuming %s at %.1f%%", c->o->pos[0], c->verb,
 			 c->in.data_size ? 100.0 * start / c->in.data_size : 0);
+	/*
+	 * From here on a signal means "stop at the next commit point". Before,
+	 * (key prompt, header format) the default action is right: nothing
+	 * has been converted and a kill there is as safe as any other.
+	 */
+	cli_signals_install();
+	if (cli_signals_caught())
+		return cli_fail(c->o, c->verb, c->o->pos[0], -EINTR, 0);
 	cli_progress_init(&c->prog, c->o, c->verb);
 	c->prog.last_done = start;
 	t0 = cli_now();
@@ -117,6 +122,7 @@ static int cli_conv_start(struct cli_conv *c, enum vxts_direction dir,
 {
 	int r;
 
+	cli_signals_install();
 	r = vxts_convert_start(c->v, dir, &c->co, keks, n);
 	if (r == -EALREADY)
 		return cli_conv_done(c, done);

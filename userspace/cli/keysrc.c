@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -106,6 +107,26 @@ static int cli_key_from_file(struct cli_key *k, const char *path, bool pass)
 	return 0;
 }
 
+/* Ctrl-C at the prompt must not leave the terminal without echo. */
+static struct termios cli_key_saved_tty;
+
+static void cli_key_prompt_signal(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &cli_key_saved_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void cli_key_prompt_signals(bool on)
+{
+	void (*h)(int) = on ? cli_key_prompt_signal : SIG_DFL;
+
+	signal(SIGINT, h);
+	signal(SIGTERM, h);
+	signal(SIGHUP, h);
+	signal(SIGQUIT, h);
+}
+
 /* Reads one line from the TTY on stdin with echo off, into @buf (secure). */
 static int cli_key_read_line(uint8_t *buf, size_t cap, size_t *len)
 {
@@ -116,11 +137,15 @@ static int cli_key_read_line(uint8_t *buf, size_t cap, size_t *len)
 
 	if (tcgetattr(STDIN_FILENO, &old))
 		return -errno;
+	cli_key_saved_tty = old;
+	cli_key_prompt_signals(true);
 	quiet = old;
 	quiet.c_lflag &= ~(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet))
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)) {
+		cli_key_prompt_signals(false);
 		return -errno;
+	}
 	*len = 0;
 	for (;;) {
 		n = read(STDIN_FILENO, &c, 1);
@@ -138,6 +163,7 @@ static int cli_key_read_line(uint8_t *buf, size_t cap, size_t *len)
 	}
 	c = 0;
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	cli_key_prompt_signals(false);
 	fputc('\n', stderr);
 	return r;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -150,12 +152,26 @@ static int cli_help(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * Key material lives in MADV_DONTDUMP memory already; no core file at all
+ * (and no ptrace by other processes of the same user) closes the gaps a
+ * library or libc copy might leave.
+ */
+static void cli_harden(void)
+{
+	const struct rlimit none = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_verb *v;
 	struct cli_opts o;
 	int words, r;
 
+	cli_harden();
 	if (argc < 2) {
 		cli_usage(stderr);
 		return CLI_EXIT_USAGE;
