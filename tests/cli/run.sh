@@ -133,6 +133,7 @@ t_usage_errors() {
 	vx encrypt --sector-size 4096x "$img"; expect_rc 2 "trailing junk" || return 1
 	vx encrypt --resilience none "$img"; expect_rc 2 "--resilience none" || return 1
 	vx status --key-file "$work/k1" "$img"; expect_rc 2 "option of another verb" || return 1
+	vx status -- "$img" --json; expect_rc 2 "after --, --json is a second DEVICE" || return 1
 	vx encrypt --key-file "$work/k1" --passphrase-file "$work/p1" "$img"
 	expect_rc 2 "two key sources" || return 1
 	vx encrypt --header "$work/u.hdr" --header-at-end --key-file "$work/k1" "$img"
@@ -398,6 +399,28 @@ t_no_prompt() {
 	grep -q "no new key given" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 }
 
+# On a TTY (script(1) gives one) with no key flag: a prompt, asked twice for
+# a new volume, without echo; the same passphrase from a file then opens it.
+t_tty_prompt() {
+	local img=$work/tty.img hdr=$work/tty.hdr pass=tty-Passphrase-7f3e
+	command -v script > /dev/null || { why="no script(1)"; return 77; }
+	mkimg "$img" 16
+	{ sleep 1; echo "$pass"; sleep 1; echo "$pass"; sleep 1; } |
+		timeout 60 script -qec "$VXTS encrypt $img --header $hdr ${A2[*]}" /dev/null \
+		> "$work/tty.out" 2>&1
+	rc=$?
+	cat "$work/tty.out" >> "$all_out"
+	expect_rc 0 "encrypt with a prompted passphrase" || { why="$why: $(tr -d '\r' < "$work/tty.out" | head -c 300)"; return 1; }
+	grep -q "Passphrase for the new volume (again)" "$work/tty.out" ||
+		{ why="no confirmation prompt: $(head -c 300 "$work/tty.out")"; return 1; }
+	! grep -q "$pass" "$work/tty.out" || { why="the passphrase was echoed"; return 1; }
+	printf '%s\n' "$pass" > "$work/tty.pass"
+	vx status "$img" --header "$hdr"
+	grep -q encrypted "$work/out" || { why="status: $(cat "$work/out")"; return 1; }
+	vx decrypt "$img" --header "$hdr" --passphrase-file "$work/tty.pass"
+	expect_rc 0 "decrypt with the same passphrase from a file"
+}
+
 t_keyfile_mode_warning() {
 	local img=$work/kw.img
 	mkimg "$img" 16
@@ -519,7 +542,7 @@ run_case() { # <name>
 
 cases=(help usage_errors roundtrip_detached roundtrip_header_at_end
        roundtrip_journal_512 reencrypt_keeps_plaintext format keyslots
-       header_backup_restore wrong_key busy unsuitable no_prompt
+       header_backup_restore wrong_key busy unsuitable no_prompt tty_prompt
        keyfile_mode_warning json exit_codes_documented ciphertext_reference
        no_key_leak)
 [ $# -gt 0 ] && cases=("$@")

@@ -168,7 +168,7 @@ static int cli_key_read_line(uint8_t *buf, size_t cap, size_t *len)
 	return r;
 }
 
-static int cli_key_prompt(struct cli_key *k, bool confirm)
+static int cli_key_prompt(struct cli_key *k, const char *label, bool confirm)
 {
 	struct cli_key again = { 0 };
 	int r;
@@ -176,14 +176,14 @@ static int cli_key_prompt(struct cli_key *k, bool confirm)
 	r = cli_key_alloc(k, CLI_PASS_MAX);
 	if (r)
 		return r;
-	fputs("Passphrase: ", stderr);
+	fprintf(stderr, "%s: ", label);
 	r = cli_key_read_line(k->secret, k->cap, &k->len);
 	if (!r && !k->len)
 		r = -ENOKEY;
 	if (!r && confirm) {
 		r = cli_key_alloc(&again, CLI_PASS_MAX);
 		if (!r) {
-			fputs("Passphrase (again): ", stderr);
+			fprintf(stderr, "%s (again): ", label);
 			r = cli_key_read_line(again.secret, again.cap, &again.len);
 		}
 		if (!r && (again.len != k->len ||
@@ -224,5 +224,7 @@ int cli_key_get(struct cli_key *k, const struct cli_opts *o,
 			cli_detail("no key given: use --key-file or --passphrase-file");
 		return -ENOKEY;
 	}
-	return cli_key_prompt(k, confirm);
+	return cli_key_prompt(k, role == CLI_KEY_NEW ? "New passphrase" :
+			      confirm ? "Passphrase for the new volume" : "Passphrase",
+			      confirm);
 }

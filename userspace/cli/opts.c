@@ -237,6 +237,12 @@ int cli_opts_parse(struct cli_opts *o, const struct cli_verb *v,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1 ||
 	       optind < argc) {
+		if (c == -1 && !strcmp(argv[optind - 1], "--")) {
+			/* after "--" everything is positional */
+			while (optind < argc)
+				o->pos[o->npos++] = argv[optind++];
+			break;
+		}
 		if (c == -1) {
 			/* a positional argument: keep it, go on with options */
 			o->pos[o->npos++] = argv[optind++];
