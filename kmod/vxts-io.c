@@ -284,10 +284,10 @@ int vxts_io_map(struct dm_target *ti, struct bio *bio)
 
 	io = dm_per_bio_data(bio, ti->per_io_data_size);
 	vxts_io_init(io, ti, bio);
-	switch (vxts_io_classify(ctx, io->rel_sector, bio_sectors(bio))) {
-	case VXTS_RANGE_ENCRYPTED:
-		break;
-	}
+	/* Ranges other than "encrypted" only exist once conversion lands. */
+	if (unlikely(vxts_io_classify(ctx, io->rel_sector, bio_sectors(bio)) !=
+		     VXTS_RANGE_ENCRYPTED))
+		goto refuse;
 	if (bio_op(bio) == REQ_OP_WRITE)
 		return vxts_io_map_write(io);
 	this_cpu_inc(ctx->stats->read_bios);
