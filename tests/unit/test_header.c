@@ -129,6 +129,7 @@ static const struct field_case t_fields[] = {
 	{ "data size 0", HO_DATA_SIZE, 0, 8, "whole number of data units" },
 	{ "data offset", HO_DATA_OFF, 100, 8, "whole number of data units" },
 	{ "area size", HO_AREA_SIZE, 4096, 8, "header area size" },
+	{ "iv offset", HO_IV_OFF, 3, 8, "IV offset not a whole number" },
 	{ "state", HO_STATE, 9, 4, "state and direction" },
 	{ "direction", HO_DIRECTION, VXTS_DIR_DECRYPT, 4, "state and direction" },
 	{ "resilience", HO_RESILIENCE, 7, 4, "resilience mode" },

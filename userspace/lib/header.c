@@ -164,6 +164,8 @@ static const char *hdr_check_geometry(const struct vxts_header *h)
 		return "data unit size not 512 or 4096";
 	if (!h->data_size || h->data_size % h->unit_size || h->data_offset % h->unit_size)
 		return "data area not a whole number of data units";
+	if (h->iv_offset % (h->unit_size / 512))
+		return "IV offset not a whole number of data units";
 	if (h->data_offset + h->data_size < h->data_offset)
 		return "data area overflows";
 	if (h->area_size < VXTS_HDR_MIN_AREA || h->area_size % 4096)

@@ -235,6 +235,12 @@ static int vol_format_geometry(struct vxts_header *h, struct vxts_dev *data, boo
 	if (h->data_size < h->unit_size || h->data_size % h->unit_size)
 		return vxts_err(-EINVAL, "data size %llu: must be a non-zero multiple of %u",
 				(unsigned long long)h->data_size, h->unit_size);
+	/* dm-crypt (and so the kernel target) refuses such an offset: every data
+	 * unit's tweak must be a whole number of units away from sector 0. */
+	if (o->iv_offset % (h->unit_size / 512))
+		return vxts_err(-EINVAL, "IV offset %llu: must be a multiple of %u sectors "
+				"(one %u-byte data unit)", (unsigned long long)o->iv_offset,
+				h->unit_size / 512, h->unit_size);
 	h->iv_offset = o->iv_offset;
 	h->flags = at_end ? VXTS_HDR_F_AT_END : 0;
 	return 0;
