@@ -17,7 +17,7 @@ top=$(cd "$here/../.." && pwd)
 
 out=$top/build/vm
 failed=0
-bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection|Call Trace|possible circular locking|INFO: possible|lockdep|blocked for more than|Kernel panic'
+bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection|Call Trace|possible circular locking|INFO: possible|lockdep|blocked for more than|Kernel panic|detected stalls'
 
 vm_fail() { # <name> <reason>
 	vxts_report FAIL "$1" "$2"
@@ -60,11 +60,24 @@ vm_boot() { # <kver> <initrd> <log> <res>
 	: > "$3"
 	: > "$4"
 	# panic=-1 with -no-reboot turns any panic (oops=panic) into a QEMU exit.
+	# In the background so that the EXIT trap can stop it if we are killed
+	# (timeout puts itself in its own process group).
 	timeout "${VXTS_VM_TIMEOUT:-900}" qemu-system-x86_64 $accel -m 2G -smp 2 \
 		-nographic -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$2" \
 		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 vxts.accel=$name vxts.target=${VXTS_VM_TARGET:-vxts}" \
-		-serial "file:$3" -serial "file:$4" < /dev/null > "$3.qemu" 2>&1
+		-serial "file:$3" -serial "file:$4" < /dev/null > "$3.qemu" 2>&1 &
+	vm_pid=$!
+	wait "$vm_pid"
+	local r=$?
+	vm_pid=
+	return $r
+}
+
+vm_stop() {
+	if [ -n "${vm_pid:-}" ]; then
+		kill "$vm_pid" 2>/dev/null
+	fi
 }
 
 # Turn the guest's result markers into reports; missing ones are failures.
@@ -114,6 +127,15 @@ vm_run() { # <prefix> <kver> <ko|-> <scenario>...
 
 vm_main() {
 	local kver ko kver61 ko61 scen t0=$SECONDS
+	trap vm_stop EXIT
+	trap 'exit 1' INT TERM
+	# One VM run at a time per tree: runs share build/vm/ and the two cores.
+	mkdir -p "$out"
+	exec 9> "$out/.lock"
+	if ! flock -n 9; then
+		echo "vm: waiting for another VM run in this tree to finish"
+		flock 9
+	fi
 	kver=${KVER:-$(vm_kver 6.12)}
 	if [ -z "$kver" ] || [ ! -e "/boot/vmlinuz-$kver" ]; then
 		vxts_report FAIL vm/kernel "no 6.12 kernel in /boot (run make setup)"

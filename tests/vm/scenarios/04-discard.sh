@@ -45,4 +45,22 @@ for unit in 512 4096; do
 	assert_dev_has /dev/mapper/vx p.bin 0 "data after a refused discard"
 	dm_down vx
 done
+# BLKZEROOUT (blkdiscard -z) must give plaintext zeros through vxts. If a
+# target passed REQ_OP_WRITE_ZEROES down, the lower device would hold zero
+# ciphertext, which decrypts to noise.
+for unit in 512 4096; do
+	step "unit $unit: blkdiscard -z reads back as zeros through vxts and dm-crypt"
+	tbl "$VX" "$hex" 0 /dev/ram0 2048 "$len" sector_size:$unit allow_discards > vx.tbl
+	tbl crypt "$hex" 0 /dev/ram0 2048 "$len" sector_size:$unit > dc.tbl
+	dm_up vx vx.tbl
+	dev_write /dev/mapper/vx p.bin 0
+	blkdiscard -z -o 1048576 -l 1048576 /dev/mapper/vx || fail "blkdiscard -z failed"
+	assert_dev_has /dev/mapper/vx zero.bin 1048576 "zeroed range through vxts"
+	assert_dev_has /dev/mapper/vx a.bin 0 "data before the zeroed range"
+	assert_dev_lacks /dev/ram0 zero.bin $((2048 * 512 + 1048576)) "zeroed range on ram0 (must be ciphertext)"
+	dm_down vx
+	dm_up dc dc.tbl
+	assert_dev_has /dev/mapper/dc zero.bin 1048576 "zeroed range through dm-crypt"
+	dm_down dc
+done
 exit 0
