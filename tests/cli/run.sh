@@ -18,6 +18,9 @@ if [ ! -x "$VXTS" ]; then
 fi
 work=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-cli.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# a private copy: a concurrent `make` relinking build/vxts mid-run must not
+# turn into failed cases
+cp "$VXTS" "$work/vxts" && VXTS=$work/vxts
 all_out=$work/all-output.log
 keys=$work/volume-keys.txt
 : > "$all_out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash layer: kill `vxts` at random instants, resume, and prove no byte is lost.
 #
-# A 64 MiB image of random data in tmpfs; its SHA-256 is recorded. A
+# A 128 MiB image of random data in tmpfs; its SHA-256 is recorded. A
 # campaign runs one verb and SIGKILLs it after a random delay, re-running the
 # same command after every kill until a run completes. Between runs `vxts
 # status` must read the header (a kill may never leave it unreadable), and no
@@ -25,8 +25,11 @@ if [ ! -x "$VXTS" ]; then
 fi
 work=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-crash.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# a private copy: a concurrent `make` relinking build/vxts mid-run must not
+# turn into failed cases
+cp "$VXTS" "$work/vxts" && VXTS=$work/vxts
 KILLS=${VXTS_CRASH_KILLS:-24}		# SIGKILLs per campaign
-MIB=${VXTS_CRASH_MIB:-64}
+MIB=${VXTS_CRASH_MIB:-128}
 img=$work/crash.img
 hdr=$work/crash.hdr
 head -c 64 /dev/urandom > "$work/key" && chmod 600 "$work/key"
@@ -96,9 +99,10 @@ campaign() {
 			d=$((d + d / 4 + 3))
 		else
 			moved_by[$verb]=$((${moved_by[$verb]:-0} + 1))
-			# aim at about KILLS/2 kills per pass over the device
-			[ $((pct - last)) -gt $((200 / KILLS)) ] && d=$((d * 2 / 3 + 1))
+			# aim at about KILLS kills per pass over the device
+			[ $((pct - last)) -gt $((100 / KILLS)) ] && d=$((d * 2 / 3 + 1))
 		fi
+		[ -z "${VXTS_CRASH_DEBUG:-}" ] || echo "    $verb: delay $delay ms, d $d, at $last% -> $pct%"
 		last=$pct
 	done
 	delay_by[$verb]=$d
