@@ -155,6 +155,9 @@ t_roundtrip_detached() {
 	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 0 "encrypt again (idempotent)" || return 1
 	grep -q "already encrypted" "$work/out" || { why="second encrypt: $(cat "$work/out")"; return 1; }
+	vx encrypt "$img" --header "$hdr" --key-file "$work/k1" --json
+	[ "$(json_get 'd["ok"], d["changed"]')" = "True False" ] ||
+		{ why="idempotent encrypt JSON: $(cat "$work/out")"; return 1; }
 	[ "$(sha "$img")" = "$enc" ] || { why="second encrypt changed data"; return 1; }
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 0 decrypt || return 1
@@ -438,7 +441,7 @@ t_json() {
 	local img hdr line n=0
 	encrypted_vol js 16 --json --rate-limit 32M --resilience journal || return 1
 	json_ok || return 1
-	[ "$(json_get 'd["ok"], d["verb"], d["state"]')" = "True encrypt encrypted" ] ||
+	[ "$(json_get 'd["ok"], d["verb"], d["state"], d["changed"]')" = "True encrypt encrypted True" ] ||
 		{ why="encrypt JSON: $(cat "$work/out")"; return 1; }
 	while IFS= read -r line; do		# progress: JSON lines on stderr
 		case "$line" in "{"*) ;; *) continue ;; esac

@@ -52,8 +52,8 @@ static void cli_conv_setup(struct cli_conv *c, const struct cli_opts *o,
 	c->co.progress_ctx = c;
 }
 
-static void cli_conv_print(struct cli_conv *c, const char *what, double secs,
-			   uint64_t bytes)
+static void cli_conv_print(struct cli_conv *c, const char *what, bool changed,
+			   double secs, uint64_t bytes)
 {
 	char size[32], rate[32];
 	struct cli_json j;
@@ -68,6 +68,7 @@ static void cli_conv_print(struct cli_conv *c, const char *what, double secs,
 	}
 	cli_json_result(&j, c->o, c->verb);
 	cli_json_str(&j, "result", what);
+	cli_json_bool(&j, "changed", changed);
 	cli_json_u64(&j, "converted_bytes", bytes);
 	cli_json_dbl(&j, "elapsed_sec", secs);
 	cli_json_dbl(&j, "rate_bytes_per_sec", secs > 0 ? bytes / secs : 0);
@@ -81,7 +82,7 @@ static int cli_conv_done(struct cli_conv *c, const char *state)
 	char what[64];
 
 	snprintf(what, sizeof(what), "already %s, nothing to do", state);
-	cli_conv_print(c, what, 0, 0);
+	cli_conv_print(c, what, false, 0, 0);
 	return CLI_EXIT_OK;
 }
 
@@ -113,7 +114,7 @@ static int cli_conv_run(struct cli_conv *c, const char *done_word)
 	if (r)
 		return cli_fail(c->o, c->verb, c->o->pos[0], r, 0);
 	vxts_info(c->v, &c->in);
-	cli_conv_print(c, done_word, cli_now() - t0, c->in.data_size - start);
+	cli_conv_print(c, done_word, true, cli_now() - t0, c->in.data_size - start);
 	return CLI_EXIT_OK;
 }
 
