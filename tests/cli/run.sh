@@ -397,6 +397,12 @@ t_no_prompt() {
 		{ why="message: $(cat "$work/err")"; return 1; }
 	[ $((SECONDS - t0)) -lt 5 ] || { why="took $((SECONDS - t0)) s"; return 1; }
 	[ "$(sha "$img")" = "$before" ] || { why="image changed"; return 1; }
+	: > "$work/empty"
+	vx encrypt "$img" --header "$work/np.hdr" --key-file "$work/empty"
+	expect_rc 1 "encrypt with an empty key file" || return 1
+	grep -q "is empty" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	[ "$(sha "$img")" = "$before" ] && [ ! -e "$work/np.hdr" ] ||
+		{ why="an empty key file wrote something"; return 1; }
 	encrypted_vol np2 16 || return 1
 	vx decrypt "$img" --header "$hdr"
 	expect_rc 10 "decrypt without a key" || return 1

@@ -201,6 +201,39 @@ static bool cli_conv_no_header(const struct cli_opts *o, int r)
 	       (r == -ENOENT && o->header && access(o->header, F_OK));
 }
 
+/*
+ * encrypt, before unlocking: a device without a vxts header gets one (state
+ * plaintext) sealed under the key, which stays in @k for the unlock. Returns
+ * 0 or an exit code after the message.
+ */
+static int cli_encrypt_prepare(struct cli_conv *c, struct cli_key *k)
+{
+	const struct cli_opts *o = c->o;
+	int r;
+
+	/* a read-only probe takes no lock: vxts_format() takes its own */
+	r = cli_open(o, c->verb, false, &c->v);
+	vxts_close(c->v);
+	c->v = NULL;
+	if (!r) {
+		cli_conv_warn_layout(o);
+		return 0;
+	}
+	/* -EINVAL from an open: the geometry cannot hold the layout asked */
+	if (!cli_conv_no_header(o, r))
+		return cli_fail(o, c->verb, o->pos[0], r,
+				r == -EINVAL ? CLI_EXIT_UNSUITABLE : 0);
+	(void)cli_detail_take();	/* "no header" is expected here */
+	r = cli_key_get(k, o, CLI_KEY_UNLOCK, true);
+	if (r)
+		return cli_fail(o, c->verb, o->pos[0], r, 0);
+	r = cli_encrypt_format(o, k);
+	if (r)
+		return cli_fail(o, c->verb, o->pos[0], r,
+				r == -EINVAL || r == -ENOSPC ? CLI_EXIT_UNSUITABLE : 0);
+	return 0;
+}
+
 int cli_cmd_encrypt(const struct cli_opts *o)
 {
 	struct cli_key k = { 0 };
@@ -212,35 +245,14 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 		return CLI_EXIT_USAGE;
 	}
 	cli_conv_setup(&c, o, "encrypt");
-	/* a read-only probe takes no lock: format below takes its own */
-	r = cli_open(o, c.verb, false, &c.v);
-	vxts_close(c.v);
-	c.v = NULL;
+	r = cli_encrypt_prepare(&c, &k);
 	if (!r) {
-		cli_conv_warn_layout(o);
-	} else if (cli_conv_no_header(o, r)) {
-		(void)cli_detail_take();	/* "no header" is expected here */
-		r = cli_key_get(&k, o, CLI_KEY_UNLOCK, true);
-		if (!r)
-			r = cli_encrypt_format(o, &k);
-		if (r) {
-			cli_key_put(&k);
-			return cli_fail(o, c.verb, o->pos[0], r,
-					r == -EINVAL || r == -ENOSPC ?
-					CLI_EXIT_UNSUITABLE : 0);
-		}
-	} else {
-		/* -EINVAL from an open: the geometry cannot hold the layout asked */
-		return cli_fail(o, c.verb, o->pos[0], r,
-				r == -EINVAL ? CLI_EXIT_UNSUITABLE : 0);
+		r = cli_conv_open(&c, k.secret ? &k : NULL);
+		if (r)
+			r = cli_fail(o, c.verb, o->pos[0], r, 0);
 	}
-	r = cli_conv_open(&c, k.secret ? &k : NULL);
-	if (r) {
-		cli_key_put(&k);
-		r = cli_fail(o, c.verb, o->pos[0], r, 0);
-		vxts_close(c.v);
-		return r;
-	}
+	if (r)
+		goto out;
 	switch (c.in.state) {
 	case VXTS_STATE_ENCRYPTED: r = cli_conv_done(&c, "encrypted"); break;
 	case VXTS_STATE_ENCRYPTING: r = cli_conv_run(&c, "encrypted"); break;
@@ -249,6 +261,7 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 		break;
 	default: r = cli_conv_wrong_state(&c); break;
 	}
+out:
 	cli_key_put(&k);
 	vxts_close(c.v);
 	return r;
