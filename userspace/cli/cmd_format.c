@@ -65,11 +65,14 @@ int cli_cmd_format(const struct cli_opts *o)
 	if (cli_argon2(o, &a))
 		fo.argon2 = &a;
 	r = cli_key_get(&k, o, CLI_KEY_UNLOCK, true);
-	if (!r) {
-		kek = (struct vxts_kek){ .type = k.type, .secret = k.secret, .len = k.len };
-		r = vxts_format(o->pos[0], &fo, &kek);
+	if (r) {
+		cli_key_put(&k);
+		return cli_fail(o, "format", o->pos[0], r, 0);
 	}
+	kek = (struct vxts_kek){ .type = k.type, .secret = k.secret, .len = k.len };
+	r = vxts_format(o->pos[0], &fo, &kek);
 	cli_key_put(&k);
+	/* arguments are checked here: -EINVAL is the device's geometry */
 	if (r)
 		return cli_fail(o, "format", o->pos[0], r,
 				r == -EINVAL || r == -ENOSPC ? CLI_EXIT_UNSUITABLE : 0);
