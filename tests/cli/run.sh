@@ -353,10 +353,18 @@ t_busy() {
 	expect_rc 0 "status while encrypt runs" && json_ok || { kill "$pid"; wait "$pid"; return 1; }
 	awk "BEGIN{exit !($(json_get 'd["rate_bytes_per_sec"]') > 0)}" ||
 		{ why="status saw no rate: $(cat "$work/out")"; kill "$pid"; wait "$pid"; return 1; }
+	[ "$(json_get 'd["running"]')" = True ] ||
+		{ why="status does not see the running vxts"; kill "$pid"; wait "$pid"; return 1; }
 	kill -TERM "$pid"
 	wait "$pid"; rc=$?
 	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
 	expect_rc 7 "SIGTERM during encrypt" || return 1
+	vx status "$img" --header "$hdr" --json --interval 0
+	[ "$(json_get 'd["in_progress"], d["running"]')" = "True False" ] ||
+		{ why="status after the stop: $(cat "$work/out")"; return 1; }
+	vx status "$img" --header "$hdr" --interval 0
+	grep -q "stopped: re-run .vxts encrypt" "$work/out" ||
+		{ why="status text after the stop: $(cat "$work/out")"; return 1; }
 	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 0 "resume after SIGTERM" || return 1
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"

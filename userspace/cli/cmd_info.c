@@ -9,7 +9,9 @@
  * stdio buffer ever holds it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,24 @@ static int cli_info_read(const struct cli_opts *o, const char *verb,
 	return r;
 }
 
+/*
+ * Is a vxts working on the device right now? Read-write opens hold
+ * flock(LOCK_EX) on the data device (vxts.h), so a shared non-blocking
+ * probe fails exactly then. The probe lasts microseconds, and a vxts that
+ * starts at that instant retries its lock (cli_open()).
+ */
+static bool cli_info_running(const char *dev)
+{
+	int fd = open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);		/* drops the shared lock if we got it */
+	return held;
+}
+
 static bool cli_info_busy_state(const struct vxts_info *in)
 {
 	return in->state == VXTS_STATE_ENCRYPTING ||
@@ -39,7 +59,7 @@ static bool cli_info_busy_state(const struct vxts_info *in)
 }
 
 static void cli_status_text(const struct cli_opts *o, const struct vxts_info *in,
-			    double rate, bool sampled)
+			    double rate, bool sampled, bool running)
 {
 	char done[32], total[32], r[32], eta[32];
 	double pct = in->data_size ? 100.0 * in->boundary / in->data_size : 100;
@@ -57,11 +77,11 @@ static void cli_status_text(const struct cli_opts *o, const struct vxts_info *in
 		cli_fmt_duration(eta, sizeof(eta),
 				 (in->data_size - in->boundary) / rate);
 		printf(", %s/s, ETA %s\n", r, eta);
-	} else if (sampled) {
-		printf(", not advancing: if no vxts runs on it, re-run `vxts %s %s` to resume\n",
-		       vxts_direction_name(in->direction), o->pos[0]);
+	} else if (running) {
+		printf(", a vxts is working on it\n");
 	} else {
-		printf("\n");
+		printf(", stopped: re-run `vxts %s %s` to resume\n",
+		       vxts_direction_name(in->direction), o->pos[0]);
 	}
 	printf("  resilience %s, window %llu+%llu\n",
 	       vxts_resilience_name(in->resilience),
@@ -70,7 +90,7 @@ static void cli_status_text(const struct cli_opts *o, const struct vxts_info *in
 }
 
 static void cli_status_json(const struct cli_opts *o, const struct vxts_info *in,
-			    double rate, bool sampled)
+			    double rate, bool sampled, bool running)
 {
 	struct cli_json j;
 
@@ -78,6 +98,7 @@ static void cli_status_json(const struct cli_opts *o, const struct vxts_info *in
 	cli_json_str(&j, "state", vxts_state_name(in->state));
 	cli_json_str(&j, "direction", vxts_direction_name(in->direction));
 	cli_json_bool(&j, "in_progress", cli_info_busy_state(in));
+	cli_json_bool(&j, "running", running);
 	cli_json_u64(&j, "done_bytes", in->boundary);
 	cli_json_u64(&j, "total_bytes", in->data_size);
 	cli_json_dbl(&j, "percent", in->data_size ?
@@ -101,14 +122,15 @@ static void cli_status_json(const struct cli_opts *o, const struct vxts_info *in
 /*
  * The rate is measured, not stored: while a conversion is in progress we
  * read the boundary twice, --interval apart. Zero means nothing moved (no
- * vxts is running, or a window is larger than the interval covers).
+ * vxts is running, or a window is larger than the interval covers: the
+ * lock probe tells which).
  */
 int cli_cmd_status(const struct cli_opts *o)
 {
 	struct vxts_info a, b;
 	struct timespec ts;
 	double t0, rate = 0;
-	bool sampled = false;
+	bool sampled = false, running;
 	int r;
 
 	r = cli_info_read(o, "status", &a);
@@ -127,10 +149,11 @@ int cli_cmd_status(const struct cli_opts *o)
 		a = b;
 		sampled = true;
 	}
+	running = cli_info_running(o->pos[0]);
 	if (o->json)
-		cli_status_json(o, &a, rate, sampled);
+		cli_status_json(o, &a, rate, sampled, running);
 	else
-		cli_status_text(o, &a, rate, sampled);
+		cli_status_text(o, &a, rate, sampled, running);
 	return CLI_EXIT_OK;
 }
 
