@@ -26,8 +26,8 @@ fi
 work=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-crash.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # a private copy: a concurrent `make` relinking build/vxts mid-run must not
-# turn into failed cases
-cp "$VXTS" "$work/vxts" && VXTS=$work/vxts
+# turn into failed cases (unless tmpfs is noexec: then the original)
+cp "$VXTS" "$work/vxts" && "$work/vxts" help > /dev/null 2>&1 && VXTS=$work/vxts
 KILLS=${VXTS_CRASH_KILLS:-24}		# SIGKILLs per campaign
 MIB=${VXTS_CRASH_MIB:-128}
 img=$work/crash.img
