@@ -85,7 +85,7 @@ vm_collect() { # <prefix> <results file> <console log> <scenario>...
 	local prefix=$1 res=$2 log=$3 name verdict reason line hit
 	shift 3
 	grep -a '^VXTS-INFO ' "$res" | sed 's/^VXTS-INFO /vm: /'
-	for name in load-module $(for s in "$@"; do basename "$s" .sh; done); do
+	for name in load-module $(for s in "$@"; do basename "$s" .sh; done) unload-module; do
 		line=$(grep -a "^VXTS-RESULT [A-Z]* $name\\b" "$res" | tail -n 1 | tr -d '\r')
 		if [ -z "$line" ]; then
 			vm_fail "vm/$prefix$name" "guest never reported (hang or panic? see ${log#$top/})"

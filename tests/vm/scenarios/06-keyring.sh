@@ -84,4 +84,5 @@ refused :64:trusted:vxts:k1 "unsupported key type"
 refused :64:bogus:vxts:k1 "unknown key type"
 keyctl revoke "$(keyctl search @u logon vxts:k1)" > /dev/null
 refused :64:logon:vxts:k1 "revoked key"
+dmesg | grep -q "$hex" && fail "the kernel log contains the key"
 exit 0

@@ -83,6 +83,7 @@ while IFS='|' read -r want tmpl; do
 	esac
 done < cases.txt
 echo "$n malformed lines, $bad not handled as expected"
+dmesg | grep -q "$K" && fail "the kernel log contains the key of a refused table"
 [ "$n" -ge 20 ] || fail "only $n cases ran"
 [ "$bad" -eq 0 ] || fail "$bad of $n malformed lines were accepted or gave no message"
 exit 0
