@@ -365,6 +365,12 @@ t_busy() {
 	vx status "$img" --header "$hdr" --interval 0
 	grep -q "stopped: re-run .vxts encrypt" "$work/out" ||
 		{ why="status text after the stop: $(cat "$work/out")"; return 1; }
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 11 "decrypt of a half-encrypted volume" || return 1
+	grep -q "run .vxts encrypt $img. first" "$work/err" ||
+		{ why="state message: $(cat "$work/err")"; return 1; }
+	vx reencrypt "$img" --header "$hdr" --key-file "$work/k1"
+	expect_rc 11 "reencrypt of a half-encrypted volume" || return 1
 	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 0 "resume after SIGTERM" || return 1
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
