@@ -133,6 +133,26 @@ static const struct cli_verb *cli_find_verb(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* "keyslot" alone or with a wrong second word: list what may follow it. */
+static bool cli_suggest(const char *group)
+{
+	size_t n = strlen(group);
+	bool any = false;
+	int i;
+
+	for (i = 0; i < CLI_NVERBS; i++) {
+		if (strncmp(cli_verbs[i].name, group, n) || cli_verbs[i].name[n] != ' ')
+			continue;
+		if (!any)
+			fprintf(stderr, "%s: %s needs one of:", cli_prog, group);
+		fprintf(stderr, " %s", cli_verbs[i].name + n + 1);
+		any = true;
+	}
+	if (any)
+		fputc('\n', stderr);
+	return any;
+}
+
 /* `vxts help [VERB...]` */
 static int cli_help(int argc, char **argv)
 {
@@ -145,7 +165,8 @@ static int cli_help(int argc, char **argv)
 	}
 	v = cli_find_verb(argc - 1, argv + 1, &words);
 	if (!v) {
-		cli_err("unknown verb '%s': see `%s help`", argv[2], cli_prog);
+		if (!cli_suggest(argv[2]))
+			cli_err("unknown verb '%s': see `%s help`", argv[2], cli_prog);
 		return CLI_EXIT_USAGE;
 	}
 	cli_usage_verb(stdout, v);
@@ -180,6 +201,8 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "-h"))
 		return cli_help(argc, argv);
 	v = cli_find_verb(argc, argv, &words);
+	if (!v && cli_suggest(argv[1]))
+		return CLI_EXIT_USAGE;
 	if (!v) {
 		cli_err("unknown verb '%s%s%s': see `%s help`", argv[1],
 			argc > 2 && argv[2][0] != '-' ? " " : "",
