@@ -15,20 +15,29 @@
 #include "cli.h"
 #include "vxts.h"
 
-/* A fix for when the library left no detail line: what the operator does next. */
-static const char *cli_hint(int code)
+/*
+ * What the operator does next, for codes where the library's detail line
+ * names the thing but not always the fix ("w.img is locked by another vxts
+ * process"). Appended unless the detail already points at a command.
+ */
+static const char *cli_fix(int code)
 {
 	switch (code) {
-	case CLI_EXIT_WRONG_KEY: return "no keyslot opens with this key: check the key file or passphrase";
-	case CLI_EXIT_BUSY: return "in use by another vxts, a mount or a mapping: wait for it or stop it";
-	case CLI_EXIT_HEADER: return "header corrupt: restore it with `vxts header restore DEVICE BACKUP`";
-	case CLI_EXIT_IO: return "IO error: check the device (dmesg)";
-	case CLI_EXIT_INTERRUPTED: return "stopped at a commit point: re-run the same command to resume";
-	case CLI_EXIT_NO_VOLUME: return "no vxts header found: wrong device, or give --header PATH";
-	case CLI_EXIT_UNSUITABLE: return "device unsuitable for this layout";
-	case CLI_EXIT_STATE: return "the volume's state forbids this: see `vxts status`";
+	case CLI_EXIT_WRONG_KEY: return "check the key file or passphrase (`vxts keyslot list` shows the slot types)";
+	case CLI_EXIT_BUSY: return "wait for the other user to finish or stop it (`vxts status` shows a running conversion)";
+	case CLI_EXIT_HEADER: return "restore it with `vxts header restore DEVICE BACKUP`";
+	case CLI_EXIT_IO: return "check the device and the kernel log (dmesg); re-run to resume";
+	case CLI_EXIT_INTERRUPTED: return "re-run the same command to resume";
+	case CLI_EXIT_NO_VOLUME: return "wrong device, or give the right --header PATH";
+	case CLI_EXIT_STATE: return "see `vxts status`";
 	default: return NULL;
 	}
+}
+
+static bool cli_fix_needed(const char *detail)
+{
+	return !strstr(detail, "`vxts") && !strstr(detail, "re-run") &&
+	       !strstr(detail, "--");
 }
 
 /*
@@ -40,20 +49,23 @@ int cli_fail(const struct cli_opts *o, const char *verb, const char *dev,
 	     int r, int code)
 {
 	const char *detail = cli_detail_take();
-	const char *hint;
-	char msg[512];
+	const char *fix;
+	char msg[768];
 
 	if (!*detail)
 		detail = vxts_error_detail();
+	if (!detail || !*detail)
+		detail = strerror(-r);
 	if (!code)
 		code = cli_exit_code(r);
-	hint = cli_hint(code);
-	if (detail && *detail)
-		snprintf(msg, sizeof(msg), "%s", detail);
-	else if (hint)
-		snprintf(msg, sizeof(msg), "%s (%s)", hint, strerror(-r));
+	fix = cli_fix(code);
+	/* a generic failure: the errno text is the most useful fix we have */
+	if (!fix && r < 0 && strcmp(detail, strerror(-r)))
+		fix = strerror(-r);
+	if (fix && cli_fix_needed(detail))
+		snprintf(msg, sizeof(msg), "%s: %s", detail, fix);
 	else
-		snprintf(msg, sizeof(msg), "%s", strerror(-r));
+		snprintf(msg, sizeof(msg), "%s", detail);
 	cli_err("%s %s: %s", verb, dev, msg);
 	if (o->json) {
 		struct cli_json j;
