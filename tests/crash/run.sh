@@ -8,6 +8,9 @@
 # run may end any other way than by the kill or by success. Campaigns repeat
 # in rounds (encrypt, [reencrypt,] decrypt) until every verb has been killed
 # KILLS times; after every round the plaintext must hash as the original.
+# Scenarios: checksum and journal resilience with a detached header, and a
+# header in the last 16 MiB of the image (header commits and data writes in
+# the same file).
 #
 # What this proves: resume after a process dies at any point. What it does
 # not: durability across power loss (the page cache survives SIGKILL); the
@@ -33,9 +36,9 @@ MIB=${VXTS_CRASH_MIB:-128}
 img=$work/crash.img
 hdr=$work/crash.hdr
 head -c 64 /dev/urandom > "$work/key" && chmod 600 "$work/key"
-KEY=(--header "$hdr" --key-file "$work/key")
+HDR=(--header "$hdr")			# empty: header in the last 16 MiB of the image
+KEY=("${HDR[@]}" --key-file "$work/key")
 
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # A killed vxts keeps its flock until the kernel has torn its io_uring down
 # (asynchronously, up to ~200 ms here). Waiting for that before the next run
@@ -54,7 +57,7 @@ wait_unlocked() { # <files...>
 now_ms() { date +%s%3N; }
 
 percent() { # boundary of the conversion in progress, 0-100 (integer)
-	"$VXTS" status "$img" --header "$hdr" --interval 0 --json 2> /dev/null |
+	"$VXTS" status "$img" "${HDR[@]}" --interval 0 --json 2> /dev/null |
 		grep -o '"percent":[0-9.]*' | head -n 1 | cut -d: -f2 | cut -d. -f1
 }
 
@@ -89,7 +92,7 @@ campaign() {
 		137) kills_by[$verb]=$((${kills_by[$verb]:-0} + 1)) ;;
 		*) why="run ${runs_by[$verb]} of $verb exited $rc: $(head -c 300 "$work/run.err")"; return 1 ;;
 		esac
-		"$VXTS" status "$img" --header "$hdr" --interval 0 > "$work/st.out" 2>&1
+		"$VXTS" status "$img" "${HDR[@]}" --interval 0 > "$work/st.out" 2>&1
 		st=$?
 		# killed before the first header was written: "no volume" (8) is right
 		[ "$st" -eq 8 ] && [ "$verb" = encrypt ] && [ "$last" = 0 ] && st=0
@@ -118,7 +121,7 @@ rounds() {
 			# shellcheck disable=SC2086
 			campaign $c || return 1
 		done
-		[ "$(sha "$img")" = "$orig" ] ||
+		[ "$(data_sha)" = "$orig" ] ||
 			{ why="round $round: plaintext differs from the original"; return 1; }
 		done_all=1
 		for c in "$@"; do
@@ -172,10 +175,21 @@ report() { # <name> <rc>
 	fi
 }
 
-fresh() { # new random image, no header; sets $orig
+# SHA-256 of the data area: the whole image, or all but the 16 MiB header
+# area at its end
+data_sha() { head -c $((MIB << 20)) "$img" | sha256sum | cut -d' ' -f1; }
+
+fresh() { # [at-end]: new random image, no header; sets $orig
 	rm -f "$img" "$hdr"
 	head -c $((MIB << 20)) /dev/urandom > "$img"
-	orig=$(sha "$img")
+	orig=$(data_sha)
+	if [ "${1:-}" = at-end ]; then
+		truncate -s $(((MIB + 16) << 20)) "$img"
+		HDR=()
+	else
+		HDR=(--header "$hdr")
+	fi
+	KEY=("${HDR[@]}" --key-file "$work/key")
 }
 
 t0=$SECONDS
@@ -192,14 +206,19 @@ rounds "encrypt --resilience journal --window-size 1M" "reencrypt --window-size 
 	"decrypt --window-size 1M"
 report kill_encrypt_reencrypt_decrypt_journal $?
 
-# 3. signals: clean stop (exit 7) and resume, then back to plaintext
+# 3. header at the end of the device: header commits share the data file
+fresh at-end; why=""; reset_counts
+rounds "encrypt --resilience checksum --window-size 2M" "decrypt --window-size 2M"
+report kill_encrypt_decrypt_header_at_end $?
+
+# 4. signals: clean stop (exit 7) and resume, then back to plaintext
 for s in "INT 1" "TERM 2"; do
 	fresh
 	why=""
 	# shellcheck disable=SC2086
 	signal_case $s &&
 		"$VXTS" decrypt "$img" "${KEY[@]}" < /dev/null > /dev/null 2>&1 &&
-		{ [ "$(sha "$img")" = "$orig" ] || { why="plaintext differs"; false; }; }
+		{ [ "$(data_sha)" = "$orig" ] || { why="plaintext differs"; false; }; }
 	report "sig${s% *}_x${s#* }_resume" $?
 done
 echo "    crash layer: $((SECONDS - t0)) s"
