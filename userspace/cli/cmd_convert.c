@@ -331,6 +331,25 @@ static int cli_reencrypt_start(struct cli_conv *c, const struct cli_key *k)
 	return r;
 }
 
+/*
+ * Resuming a re-key needs both DEKs. The unlock key opens both when it was
+ * the one given at the start; when only the new KEK holds the new DEK, the
+ * library needs it as a second unlock.
+ */
+static int cli_reencrypt_second_key(struct cli_conv *c)
+{
+	struct cli_key nk = { 0 };
+	int r;
+
+	if (!c->o->new_key_file && !c->o->new_passphrase_file)
+		return 0;
+	r = cli_key_get(&nk, c->o, CLI_KEY_NEW, false);
+	if (!r)
+		r = cli_unlock_with(c->v, &nk);
+	cli_key_put(&nk);
+	return r ? cli_fail(c->o, c->verb, c->o->pos[0], r, 0) : 0;
+}
+
 int cli_cmd_reencrypt(const struct cli_opts *o)
 {
 	struct cli_key k = { 0 };
@@ -348,7 +367,11 @@ int cli_cmd_reencrypt(const struct cli_opts *o)
 		return r;
 	}
 	switch (c.in.state) {
-	case VXTS_STATE_REENCRYPTING: r = cli_conv_run(&c, "re-encrypted"); break;
+	case VXTS_STATE_REENCRYPTING:
+		r = cli_reencrypt_second_key(&c);
+		if (!r)
+			r = cli_conv_run(&c, "re-encrypted");
+		break;
 	case VXTS_STATE_ENCRYPTED: r = cli_reencrypt_start(&c, &k); break;
 	default: r = cli_conv_wrong_state(&c); break;
 	}
