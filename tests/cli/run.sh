@@ -207,6 +207,12 @@ t_reencrypt_keeps_plaintext() {
 	k_new=$volume_key
 	[ ${#k_new} -eq 128 ] && [ "$k_new" != "$k_old" ] ||
 		{ why="volume key did not change"; return 1; }
+	# a re-key can add a KEK: the new DEK is sealed under both
+	vx reencrypt "$img" --header "$hdr" --key-file "$work/k1" --new-key-file "$work/k2"
+	expect_rc 0 "reencrypt --new-key-file" || return 1
+	vx_key dump "$img" --header "$hdr" --key-file "$work/k2" --volume-key
+	[ ${#volume_key} -eq 128 ] && [ "$volume_key" != "$k_new" ] ||
+		{ why="--new-key-file does not open the re-keyed volume"; return 1; }
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 0 decrypt || return 1
 	[ "$(sha "$img")" = "$orig" ] || { why="plaintext changed by reencrypt"; return 1; }
