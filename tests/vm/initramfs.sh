@@ -14,12 +14,13 @@
 initrd_tools=(
 	dmsetup cryptsetup fio keyctl kmod blockdev blkdiscard losetup
 	dd cmp od stat truncate sha256sum head tr wc
+	mke2fs e2fsck
 )
 
 # Modules by name; modprobe -D resolves their dependencies on the host.
 initrd_modules=(
 	dm-mod dm-crypt dm-flakey dm-delay dm-log-writes brd loop null_blk
-	configfs xts aesni-intel crc32c-intel crc32c_generic
+	configfs xts aesni-intel crc32c-intel crc32c_generic ext4
 )
 
 initrd_log() {
@@ -64,6 +65,7 @@ initrd_skeleton() { # <root>
 	done
 	echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
 	echo 'root:x:0:' > "$r/etc/group"
+	[ -e /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$r/etc/"
 }
 
 initrd_tools_copy() { # <root>
@@ -78,7 +80,11 @@ initrd_tools_copy() { # <root>
 		p=$(command -v "$t") || { initrd_log "host tool $t missing"; return 1; }
 		initrd_copy "$r" "$p"
 		initrd_copy_libs "$r" "$p"
-		echo "$t() { $p \"\$@\"; }" >> "$r/vxts/tools.sh"
+		# ash accepts only [A-Za-z0-9_] in function names (no mkfs.ext4).
+		case "$t" in
+		*[!A-Za-z0-9_]*) ;;
+		*) echo "$t() { $p \"\$@\"; }" >> "$r/vxts/tools.sh" ;;
+		esac
 	done
 	# kmod is one binary behind several names; the kernel calls /sbin/modprobe.
 	for t in modprobe insmod rmmod lsmod depmod modinfo; do
