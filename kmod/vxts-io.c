@@ -101,6 +101,12 @@ static struct bio *vxts_bounce_try(struct vxts_ctx *ctx, struct bio *bio,
 
 	clone = bio_alloc_bioset(ctx->dev->bdev, DIV_ROUND_UP(size, PAGE_SIZE),
 				 bio->bi_opf, GFP_NOIO, &ctx->bs);
+	/*
+	 * dm polls only its own clone; nobody polls ours, so a polled clone
+	 * would sit on a poll queue until the device's timeout. Sent
+	 * irq-driven, it completes on its own and dm's poll loop waits for it.
+	 */
+	bio_clear_polled(clone);
 	if (likely(vxts_bounce_fill(ctx, clone, size, gfp)))
 		return clone;
 	vxts_bounce_free(ctx, clone);
