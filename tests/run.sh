@@ -11,10 +11,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 layers=("$@")
 [ ${#layers[@]} -gt 0 ] || layers=(unit cli crash kunit vm)
 
-mkdir -p "$here/../build"
+# Each run totals its own file (parallel runs must not truncate each other's);
+# the last run's list is copied to build/results.txt for people to read.
+build=$(cd "$here/.." && pwd)/build
+mkdir -p "$build"
 export VXTS_RESULTS
-VXTS_RESULTS=$(cd "$here/.." && pwd)/build/results.txt
-: > "$VXTS_RESULTS"
+VXTS_RESULTS=$(mktemp "$build/results.XXXXXX")
+trap 'cp "$VXTS_RESULTS" "$build/results.txt" 2>/dev/null; rm -f "$VXTS_RESULTS"' EXIT
 
 for layer in "${layers[@]}"; do
 	runner=$here/$layer/run.sh
