@@ -7,7 +7,7 @@
  *   vxts-parse.c   table line, options, key strings, numbers (pure)
  *   vxts-key.c     turning a key string into key bytes (hex or keyring)
  *   vxts-crypt.c   the skcipher, tweaks, en/decryption of a bio's data units
- *   vxts-io.c      map, end_io, bounce pages, read workqueue
+ *   vxts-io.c      map, clone completions, bounce pages, read workqueue
  *   vxts-target.c  ctr/dtr, status, io_hints, target_type, module init
  */
 #ifndef DM_VXTS_H
@@ -179,7 +179,7 @@ struct vxts_ctx {
 	unsigned int creq_offset;	/* skcipher request within the per-bio data */
 	mempool_t page_pool;		/* bounce pages for writes */
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */
-	struct bio_set bs;		/* write clones */
+	struct bio_set bs;		/* read and write clones */
 	struct workqueue_struct *wq;	/* deferred read decryption (and rare writes) */
 	struct vxts_stats __percpu *stats;
 };
@@ -190,13 +190,11 @@ struct vxts_io {
 	struct bio *bio;
 	struct bvec_iter iter;		/* the data as mapped; bi_iter moves on completion */
 	u64 rel_sector;			/* first sector relative to the target start */
-	bool decrypted;			/* end_io's second pass after the workqueue */
 	struct work_struct work;
 	struct vxts_creq creq;
 };
 
 unsigned int vxts_io_data_size(struct vxts_ctx *ctx);
 int vxts_io_map(struct dm_target *ti, struct bio *bio);
-int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error);
 
 #endif /* DM_VXTS_H */

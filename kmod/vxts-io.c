@@ -7,10 +7,11 @@
  * the original flags (FUA included). The bounce pages go back to the pool
  * when the clone completes, then the original bio completes.
  *
- * Reads: map() only remaps the bio to the device. end_io decrypts in place,
- * inline when the completion runs in a task that may sleep (e.g. brd, or a
- * stacked target completing synchronously), else on a WQ_MEM_RECLAIM
+ * Reads: map() submits a clone sharing the bio's pages. Its completion
+ * decrypts in place, inline when it runs in a task that may sleep (e.g. brd,
+ * or a stacked target completing synchronously), else on a WQ_MEM_RECLAIM
  * workqueue: crypto may sleep and the FPU is off limits in hard irq context.
+ * Either way the bio completes once, after its data is plaintext.
  *
  * Empty flushes and discards (only with allow_discards) are remapped as is.
  */
@@ -208,50 +209,87 @@ static int vxts_io_map_write(struct vxts_io *io)
 
 /* ---- reads ---- */
 
-static blk_status_t vxts_io_decrypt(struct vxts_io *io)
+static void vxts_io_read_finish(struct vxts_io *io)
 {
 	int r = vxts_crypt_bio(&io->ctx->crypt, &io->creq, io->bio, io->iter,
 			       NULL, io->rel_sector, false);
 
-	return unlikely(r) ? BLK_STS_IOERR : BLK_STS_OK;
-}
-
-/*
- * end_io said DM_ENDIO_INCOMPLETE; completing the bio again runs end_io a
- * second time, which sees io->decrypted and lets dm core finish it with the
- * status we leave in bi_status.
- */
-static void vxts_io_read_work(struct work_struct *work)
-{
-	struct vxts_io *io = container_of(work, struct vxts_io, work);
-	blk_status_t status = vxts_io_decrypt(io);
-
-	io->decrypted = true;
-	if (unlikely(status))
-		io->bio->bi_status = status;
+	if (unlikely(r))
+		io->bio->bi_status = BLK_STS_IOERR;
 	bio_endio(io->bio);
 }
 
-int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+static void vxts_io_read_work(struct work_struct *work)
 {
-	struct vxts_ctx *ctx = ti->private;
-	struct vxts_io *io;
+	vxts_io_read_finish(container_of(work, struct vxts_io, work));
+}
 
-	if (bio_op(bio) != REQ_OP_READ || unlikely(*error))
-		return DM_ENDIO_DONE;
-	io = dm_per_bio_data(bio, ti->per_io_data_size);
-	if (io->decrypted)
-		return DM_ENDIO_DONE;
-	if (vxts_io_may_sleep()) {
-		this_cpu_inc(ctx->stats->reads_inline);
-		io->decrypted = true;
-		*error = vxts_io_decrypt(io);
-		return DM_ENDIO_DONE;
+/*
+ * Our clone shares dm's pages, so it can go back to the bio_set before the
+ * decryption: a clone never waits on the workqueue, which keeps the
+ * bio_set's reserve available to map() whatever the workqueue is doing.
+ * dm's bio then completes exactly once, from here or from the work item.
+ */
+static void vxts_io_read_done(struct bio *clone)
+{
+	struct vxts_io *io = clone->bi_private;
+	blk_status_t status = clone->bi_status;
+
+	bio_put(clone);
+	if (unlikely(status)) {
+		io->bio->bi_status = status;
+		bio_endio(io->bio);
+		return;
 	}
-	this_cpu_inc(ctx->stats->reads_deferred);
+	if (vxts_io_may_sleep()) {
+		this_cpu_inc(io->ctx->stats->reads_inline);
+		vxts_io_read_finish(io);
+		return;
+	}
+	this_cpu_inc(io->ctx->stats->reads_deferred);
 	INIT_WORK(&io->work, vxts_io_read_work);
-	queue_work(ctx->wq, &io->work);
-	return DM_ENDIO_INCOMPLETE;
+	queue_work(io->ctx->wq, &io->work);
+}
+
+/*
+ * Reads go out on a clone of our own, as dm-crypt's do: completing dm's
+ * bio a second time after an incomplete end_io would run the block layer's
+ * completion hooks (rq-qos, blk-cgroup) twice.
+ */
+static bool vxts_io_read_submit(struct vxts_io *io, gfp_t gfp)
+{
+	struct vxts_ctx *ctx = io->ctx;
+	struct bio *clone;
+
+	clone = bio_alloc_clone(ctx->dev->bdev, io->bio, gfp, &ctx->bs);
+	if (!clone)
+		return false;
+	bio_clear_polled(clone);	/* see vxts_bounce_try() */
+	clone->bi_iter.bi_sector = ctx->start + io->rel_sector;
+	clone->bi_private = io;
+	clone->bi_end_io = vxts_io_read_done;
+	dm_submit_bio_remap(io->bio, clone);
+	return true;
+}
+
+/* GFP_NOIO from the bio_set's reserve waits, but does not fail. */
+static void vxts_io_read_submit_work(struct work_struct *work)
+{
+	vxts_io_read_submit(container_of(work, struct vxts_io, work), GFP_NOIO);
+}
+
+/*
+ * map() does not sleep for a read clone: a clone that is not there at once
+ * is allocated, with waiting, on the workqueue (dm-crypt does the same).
+ */
+static int vxts_io_map_read(struct vxts_io *io)
+{
+	this_cpu_inc(io->ctx->stats->read_bios);
+	if (likely(vxts_io_read_submit(io, GFP_NOWAIT | __GFP_NOWARN)))
+		return DM_MAPIO_SUBMITTED;
+	INIT_WORK(&io->work, vxts_io_read_submit_work);
+	queue_work(io->ctx->wq, &io->work);
+	return DM_MAPIO_SUBMITTED;
 }
 
 /* ---- map ---- */
@@ -265,7 +303,6 @@ static void vxts_io_init(struct vxts_io *io, struct dm_target *ti,
 	io->bio = bio;
 	io->iter = bio->bi_iter;
 	io->rel_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	io->decrypted = false;
 	vxts_creq_init(&ctx->crypt, &io->creq, (u8 *)io + ctx->creq_offset);
 }
 
@@ -296,9 +333,7 @@ int vxts_io_map(struct dm_target *ti, struct bio *bio)
 		goto refuse;
 	if (bio_op(bio) == REQ_OP_WRITE)
 		return vxts_io_map_write(io);
-	this_cpu_inc(ctx->stats->read_bios);
-	vxts_io_remap(ti, bio);
-	return DM_MAPIO_REMAPPED;
+	return vxts_io_map_read(io);
 
 refuse:
 	this_cpu_inc(ctx->stats->refused_bios);

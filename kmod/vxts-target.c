@@ -345,7 +345,6 @@ static struct target_type vxts_target = {
 	.ctr = vxts_ctr,
 	.dtr = vxts_dtr,
 	.map = vxts_io_map,
-	.end_io = vxts_io_end,
 	.status = vxts_status,
 	.io_hints = vxts_io_hints,
 	.iterate_devices = vxts_iterate_devices,
