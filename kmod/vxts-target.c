@@ -190,6 +190,8 @@ static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	ti->per_io_data_size = vxts_io_data_size(ctx);
 	ti->num_flush_bios = 1;
+	/* Swap-out writes take bounce pages: bound how many are in flight. */
+	ti->limit_swap_bios = true;
 	ti->num_discard_bios = ctx->table.allow_discards ? 1 : 0;
 	ti->accounts_remapped_io = true;
 	vxts_ctr_forget_argv(&ctx->table);
