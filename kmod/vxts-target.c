@@ -107,7 +107,13 @@ static int vxts_ctr_io(struct dm_target *ti, struct vxts_ctx *ctx)
 		ti->error = "Cannot allocate counters";
 		return -ENOMEM;
 	}
-	ctx->wq = alloc_workqueue("kvxtsd/%s", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
+	/*
+	 * Deferred decryption is long CPU-bound work queued from the irq CPU:
+	 * unbound, so the scheduler spreads it over all CPUs instead of
+	 * stacking it on that one, and not high priority, so it does not
+	 * crowd out kblockd and the tasks that submit IO.
+	 */
+	ctx->wq = alloc_workqueue("kvxtsd/%s", WQ_MEM_RECLAIM | WQ_UNBOUND, 0,
 				  dm_table_device_name(ti->table));
 	if (!ctx->wq) {
 		ti->error = "Cannot allocate workqueue";
