@@ -323,7 +323,9 @@ static void vxts_status(struct dm_target *ti, status_type_t type,
  * A data unit is the smallest IO we can en/decrypt, so it is the logical
  * block size. dma_alignment keeps every segment unit aligned in memory,
  * which keeps each unit inside one page (queue_limits has had it since
- * before 6.1). map() still checks and fails violators.
+ * before 6.1); it only ever grows, as reads hand the caller's pages to the
+ * device and a stricter device requirement must survive. map() still
+ * checks and fails violators.
  */
 static void vxts_io_hints(struct dm_target *ti, struct queue_limits *limits)
 {
@@ -335,7 +337,8 @@ static void vxts_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	limits->physical_block_size = max_t(unsigned int,
 					    limits->physical_block_size, unit);
 	limits->io_min = max_t(unsigned int, limits->io_min, unit);
-	limits->dma_alignment = limits->logical_block_size - 1;
+	limits->dma_alignment = max_t(unsigned int, limits->dma_alignment,
+				      limits->logical_block_size - 1);
 }
 
 static int vxts_iterate_devices(struct dm_target *ti,
