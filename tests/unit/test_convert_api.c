@@ -49,7 +49,7 @@ static struct vxts_volume *t_open(struct fx *f, const struct vxts_kek *kek)
 
 static void t_setup(struct fx *f, uint32_t seed)
 {
-	struct vxts_format_opts o = { .plaintext = true };
+	struct vxts_format_opts o = { .plaintext = true, .force = true };
 
 	fx_init(f, T_DATA, T_AREA, false, seed);
 	assert_int_equal(fx_format(f, &o), 0);
@@ -320,7 +320,7 @@ static void short_transfers(void **state)
 
 static void geometry_refused(void **state)
 {
-	struct vxts_format_opts o = { .plaintext = true };
+	struct vxts_format_opts o = { .plaintext = true, .force = true };
 	struct fx f;
 
 	fx_init(&f, T_DATA, T_AREA, false, 18);
@@ -432,7 +432,8 @@ static void uring_detached_header(void **state)
 	for (size_t i = 0; i < n; i++)
 		plain[i] = (uint8_t)(i * 2654435761u >> 13);
 	t_write_file(t_path(dev, "data.img"), plain, n, n);
-	struct vxts_format_opts o = { .plaintext = true, .header = t_path(hdr, "hdr.img") };
+	struct vxts_format_opts o = { .plaintext = true, .force = true,
+				      .header = t_path(hdr, "hdr.img") };
 	assert_int_equal(vxts_format(dev, &o, &f.kek), 0);
 	t_file_cycle(dev, hdr, &f.kek, plain, n);
 	unlink(dev);
@@ -454,7 +455,7 @@ static void uring_header_at_end(void **state)
 	char dev[512], cmd[1200];
 	size_t n = 8 << 20, size = n + VXTS_HEADER_AREA_SIZE;
 	uint8_t *plain = malloc(n), one = 1;
-	struct vxts_format_opts o = { .plaintext = true, .header_at_end = true };
+	struct vxts_format_opts o = { .plaintext = true, .force = true, .header_at_end = true };
 	struct fx f;
 	int fd;
 
@@ -500,7 +501,8 @@ static void header_backup_restore(void **state)
 	char dev[512], hdr[512], bak[512], bak2[512];
 	size_t n = 1 << 20;
 	uint8_t *plain = calloc(1, n), junk[8192];
-	struct vxts_format_opts o = { .plaintext = true, .header = t_path(hdr, "bh.img") };
+	struct vxts_format_opts o = { .plaintext = true, .force = true,
+				      .header = t_path(hdr, "bh.img") };
 	struct vxts_convert_opts co = { .window_size = 256 << 10, .threads = 1 };
 	struct vxts_volume *v;
 	int fd, calls = 0;
@@ -578,7 +580,7 @@ static void blockdev_loop(void **state)
 	char img[512], cmd[700], dev[64] = "";
 	size_t n = 16 << 20;
 	uint8_t *plain = malloc(n), *buf = malloc(n), key[VXTS_KEY_BYTES];
-	struct vxts_format_opts o = { .plaintext = true, .header_at_end = true };
+	struct vxts_format_opts o = { .plaintext = true, .force = true, .header_at_end = true };
 	struct vxts_convert_opts co = { .window_size = 4 << 20, .threads = 2 };
 	struct vxts_volume *v;
 	struct vxts_cipher *c;

@@ -12,6 +12,7 @@
  */
 #include <blkid/blkid.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "header.h"
 #include "placement.h"
 
 #define PLACE_EXT_INCOMPAT_64BIT 0x80
@@ -116,6 +118,87 @@ static int place_fs_size(struct vxts_dev *d, const char *type, uint64_t *size)
 	int r = b ? vxts_dev_rw(d, VXTS_IO_READ, b, 4096, 0) : -ENOMEM;
 
 	*size = r ? 0 : vxts_place_fs_size(type, b, 4096);
+	free(b);
+	return r;
+}
+
+/*
+ * Is @type/@usage a layer that is itself encrypted (or one we cannot see
+ * through)? Encrypting over it would make a second layer, not protect data.
+ */
+static bool place_is_crypto(const char *type, const char *usage)
+{
+	return !strcmp(usage, "crypto") || !strncmp(type, "crypto_", 7) ||
+	       !strcmp(type, "BitLocker") || !strcmp(type, "VeraCrypt");
+}
+
+/* One probe result: evidence (1), a crypto layer (-EMEDIUMTYPE), or nothing (0). */
+static int place_judge(blkid_probe pr, char *what, size_t len)
+{
+	const char *type = NULL, *usage = "";
+
+	if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) &&
+	    blkid_probe_lookup_value(pr, "PTTYPE", &type, NULL))
+		return 0;
+	blkid_probe_lookup_value(pr, "USAGE", &usage, NULL);
+	snprintf(what, len, "%s", type);
+	return place_is_crypto(type, usage) ? -EMEDIUMTYPE : 1;
+}
+
+int vxts_place_probe_plain(struct vxts_dev *d, uint64_t size, char *what, size_t len)
+{
+	blkid_probe pr = blkid_new_probe();
+	int fd = open(d->name, O_RDONLY | O_CLOEXEC);
+	int r = fd < 0 || !pr ? -EIO : 0, found = 0, j = 0;
+
+	what[0] = '\0';
+	if (!r && blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)size))
+		r = -EIO;
+	if (!r) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE |
+						  BLKID_SUBLKS_MAGIC);
+		blkid_probe_enable_partitions(pr, 1);
+		blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+	}
+	/* Every signature, not the first: a crypto one anywhere vetoes. */
+	while (!r && found >= 0) {
+		j = blkid_do_probe(pr);
+		if (j)
+			break;
+		j = place_judge(pr, what, len);
+		found = j < 0 ? j : found | j;
+	}
+	if (!r && found >= 0 && j < 0)
+		r = -EIO;
+	if (pr)
+		blkid_free_probe(pr);
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		return r;
+	return found > 0 ? 0 : found < 0 ? found : -EMEDIUMTYPE;
+}
+
+int vxts_place_find_magic(struct vxts_dev *d, uint64_t from, uint64_t to, uint64_t *at)
+{
+	size_t step = 1 << 20;
+	uint8_t *b = aligned_alloc(4096, step);
+	int r = b ? 1 : -ENOMEM;
+
+	from &= ~4095ULL;
+	for (uint64_t off = from; r == 1 && off < to; off += step) {
+		size_t n = to - off < step ? (size_t)(to - off) & ~(size_t)4095 : step;
+
+		if (!n)
+			break;
+		r = vxts_dev_rw(d, VXTS_IO_READ, b, n, off) ? -EIO : 1;
+		for (size_t i = 0; r == 1 && i < n; i += 4096)
+			if (!memcmp(b + i, VXTS_HDR_MAGIC, 8)) {
+				*at = off + i;
+				r = 0;
+			}
+	}
 	free(b);
 	return r;
 }

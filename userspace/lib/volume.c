@@ -158,8 +158,12 @@ static int vol_lock(struct vxts_dev *d)
 
 static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
 {
-	int r = vxts_dev_uring_open(path, rw, rw, VOL_QUEUE_DEPTH, out);
+	int r;
 
+	*out = NULL;
+	r = vxts_dev_uring_open(path, rw, rw, VOL_QUEUE_DEPTH, out);
+	if (r)
+		*out = NULL;
 	if (r == -EBUSY)
 		return vxts_err(r, "%s is in use (mounted, or held by another process)", path);
 	if (r)
@@ -172,27 +176,34 @@ static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
 	return r;
 }
 
+/* The header device of an open data device: itself for an end header. */
+static int vol_open_hdr(struct vxts_dev *data, const char *header, bool rw,
+			struct vxts_dev **hdr, uint64_t *base)
+{
+	if (!header) {
+		*hdr = data;
+		if (data->size < VXTS_HEADER_AREA_SIZE + 4096)
+			return vxts_err(-EINVAL, "%s is too small for a header at its end",
+					data->name);
+		*base = data->size - VXTS_HEADER_AREA_SIZE;
+		return 0;
+	}
+	*base = 0;
+	return vol_open_dev(header, rw, hdr);
+}
+
 /* Data device + header device (same device for an end header). */
 static int vol_open_pair(const char *device, const char *header, bool rw,
 			 struct vxts_dev **data, struct vxts_dev **hdr, uint64_t *base)
 {
 	int r = vol_open_dev(device, rw, data);
 
-	if (r)
-		return r;
-	if (!header) {
-		*hdr = *data;
-		if ((*data)->size < VXTS_HEADER_AREA_SIZE + 4096) {
-			vxts_dev_close(*data);
-			return vxts_err(-EINVAL, "%s is too small for a header at its end", device);
-		}
-		*base = (*data)->size - VXTS_HEADER_AREA_SIZE;
-		return 0;
-	}
-	*base = 0;
-	r = vol_open_dev(header, rw, hdr);
-	if (r)
+	if (!r)
+		r = vol_open_hdr(*data, header, rw, hdr, base);
+	if (r && *data) {
 		vxts_dev_close(*data);
+		*data = NULL;
+	}
 	return r;
 }
 
@@ -308,10 +319,12 @@ int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_b
 }
 
 /*
- * Never format over a conversion in progress: its data would be lost.
- * Returns 1 if a (finished) vxts header is there: its area is ours to reuse.
+ * Never format over a conversion in progress: its data would be lost. Nor
+ * record as plaintext a volume whose header says it is not: that encrypts
+ * ciphertext a second time. Returns 1 if a (finished) vxts header is there:
+ * its area is ours to reuse.
  */
-static int vol_format_guard(struct vxts_dev *hdr, uint64_t base)
+static int vol_format_guard(struct vxts_dev *hdr, uint64_t base, bool plaintext)
 {
 	struct vxts_header h;
 	struct vxts_hdr_load l;
@@ -320,9 +333,77 @@ static int vol_format_guard(struct vxts_dev *hdr, uint64_t base)
 	if (!r && h.direction != VXTS_DIR_NONE)
 		r = vxts_err(-EBUSY, "%s holds a vxts volume in the middle of %s: resume or "
 			     "finish it first", hdr->name, vxts_direction_name(h.direction));
+	else if (!r && plaintext && h.state != VXTS_STATE_PLAINTEXT)
+		r = vxts_err(-EEXIST, "%s already holds the header of an %s vxts volume: "
+			     "encrypting again would encrypt it twice", hdr->name,
+			     vxts_state_name(h.state));
 	else
 		r = r ? 0 : 1;
 	vxts_wipe(&h, sizeof(h));
+	return r;
+}
+
+/*
+ * A vxts header at the end of the device, or a stray one in the 16 MiB below
+ * that (the device grew after an at-end volume was made), means the data is
+ * (partly) ciphertext already: refuse, whatever force says. An at-end format
+ * leaves its own fixed area to vol_format_guard().
+ */
+static int vol_end_header_check(struct vxts_dev *d, bool at_end)
+{
+	uint64_t fixed, from, at;
+	int r;
+
+	if (d->size < VXTS_HEADER_AREA_SIZE + 4096)
+		return 0;
+	fixed = d->size - VXTS_HEADER_AREA_SIZE;
+	from = fixed > VXTS_HEADER_AREA_SIZE ? fixed - VXTS_HEADER_AREA_SIZE : 0;
+	r = vxts_place_find_magic(d, from, at_end ? fixed : d->size, &at);
+	if (r < 0)
+		return vxts_err(r, "cannot read the end of %s (%d)", d->name, r);
+	if (r)
+		return 0;
+	if (at == fixed || at == fixed + VXTS_HDR_COPY_SIZE)
+		return vxts_err(-EEXIST, "%s already has a vxts header at its end: use "
+				"--header-at-end", d->name);
+	return vxts_err(-EEXIST, "%s has a vxts header at byte %llu, below its end: the "
+			"device grew since it was encrypted with its header at the end; "
+			"shrink it back to %llu bytes and resume", d->name,
+			(unsigned long long)at,
+			(unsigned long long)(at + VXTS_HEADER_AREA_SIZE));
+}
+
+/*
+ * Encrypting in place needs positive evidence that the data area is
+ * plaintext: a signature libblkid knows, and not an encryption layer.
+ * Ciphertext and random bytes look alike, so "nothing found" is refused.
+ */
+static int vol_plain_evidence(struct vxts_dev *d, const struct vxts_format_opts *o)
+{
+	uint64_t size = o->data_size ? o->data_size : d->size;
+	char what[64];
+	int r;
+
+	if (o->header_at_end && !o->data_size && d->size >= VXTS_HEADER_AREA_SIZE)
+		size = d->size - VXTS_HEADER_AREA_SIZE;
+	r = vxts_place_probe_plain(d, size, what, sizeof(what));
+	if (r == -EMEDIUMTYPE && what[0])
+		return vxts_err(r, "%s holds a %s signature: it is already encrypted; if it "
+				"really holds plaintext, use --force", d->name, what);
+	if (r == -EMEDIUMTYPE)
+		return vxts_err(r, "no filesystem, partition table or volume signature on %s: "
+				"it may already be encrypted (check the --header path); if it "
+				"really holds plaintext, use --force", d->name);
+	return r ? vxts_err(r, "cannot probe %s (%d)", d->name, r) : 0;
+}
+
+/* The checks an in-place encrypt needs before anything is written. */
+static int vol_format_plain_checks(struct vxts_dev *d, const struct vxts_format_opts *o)
+{
+	int r = vol_end_header_check(d, o->header_at_end);
+
+	if (!r && !o->force)
+		r = vol_plain_evidence(d, o);
 	return r;
 }
 
@@ -342,10 +423,27 @@ static int vol_create_header_file(const char *path)
 	return r;
 }
 
+/* Data device first: the plaintext checks run before a header file exists. */
+static int vol_format_open(const char *device, const struct vxts_format_opts *o,
+			   struct vxts_dev **data, struct vxts_dev **hdr, uint64_t *base)
+{
+	int r = vol_open_dev(device, true, data);
+
+	if (!r && o->plaintext)
+		r = vol_format_plain_checks(*data, o);
+	if (!r && o->header)
+		r = vol_create_header_file(o->header);
+	if (!r)
+		r = vol_open_hdr(*data, o->header, true, hdr, base);
+	if (r && *data)
+		vxts_dev_close(*data);
+	return r;
+}
+
 int vxts_format(const char *device, const struct vxts_format_opts *o,
 		const struct vxts_kek *kek)
 {
-	struct vxts_dev *data, *hdr;
+	struct vxts_dev *data = NULL, *hdr;
 	uint64_t base;
 	int r;
 
@@ -353,15 +451,10 @@ int vxts_format(const char *device, const struct vxts_format_opts *o,
 	if (!!o->header == !!o->header_at_end)
 		return vxts_err(-EINVAL, "give exactly one of a detached header file or "
 				"header_at_end");
-	if (o->header) {
-		r = vol_create_header_file(o->header);
-		if (r)
-			return r;
-	}
-	r = vol_open_pair(device, o->header, true, &data, &hdr, &base);
+	r = vol_format_open(device, o, &data, &hdr, &base);
 	if (r)
 		return r;
-	r = vol_format_guard(hdr, base);
+	r = vol_format_guard(hdr, base, o->plaintext);
 	if (!r && o->header_at_end)
 		r = vxts_place_check_end(data, base);
 	if (r == 1)

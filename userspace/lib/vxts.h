@@ -39,6 +39,10 @@
  *   -EALREADY the requested state is already reached (e.g. decrypt a
  *             plaintext volume): callers that want idempotency treat it as 0
  *   -ENOMEM   out of (locked) memory
+ *   -EMEDIUMTYPE  encrypt: no evidence the device holds plaintext (it may be
+ *             encrypted already); the caller may retry with force
+ *   -EEXIST   encrypt: the device already carries a vxts header (at its end,
+ *             or below it after a resize); not overridable
  * Keys are only ever passed in caller memory (use vxts_secure_alloc()) and
  * copied into locked library memory that is wiped on vxts_close().
  */
@@ -107,12 +111,27 @@ struct vxts_format_opts {
 	uint64_t data_size;		/* bytes; 0 = whole device (minus the header area) */
 	const uint8_t *volume_key;	/* VXTS_KEY_BYTES, or NULL = random */
 	const struct vxts_argon2_params *argon2;	/* passphrase KEKs; NULL = defaults */
+	bool force;			/* plaintext: encrypt even without evidence that the
+					 * device holds plaintext (see vxts_format()) */
 };
 
 /*
  * Writes a new header (both copies) for @device with one keyslot sealed under
  * @kek. Writes nothing to the data area. Refuses (-EBUSY) a device in use.
  * Overwrites an existing vxts header only if it is not mid-conversion.
+ *
+ * With @o->plaintext (encrypt in place) it first makes sure the device is
+ * not ciphertext already, which would be encrypted a second time:
+ *   -EMEDIUMTYPE  libblkid finds no filesystem, partition table, LVM, swap,
+ *                 RAID or other known signature in the data area (ciphertext
+ *                 and random data look alike), or only an encryption layer
+ *                 (LUKS, BitLocker, ...). @o->force overrides this one.
+ *   -EEXIST       a vxts header is at the device end (a detached format), or
+ *                 a stray one lies in the 16 MiB below the end area (the
+ *                 device grew after an at-end volume was made), or the header
+ *                 being replaced describes a volume that is not plaintext.
+ *                 Never overridden: the data is vxts ciphertext.
+ * Nothing is written (no header file created) when either is returned.
  */
 int vxts_format(const char *device, const struct vxts_format_opts *o,
 		const struct vxts_kek *kek);
