@@ -202,7 +202,13 @@ static int vxts_parse_opts(struct vxts_table *t, unsigned int argc, char **argv,
 	return 0;
 }
 
-/* Sizes and offsets must fall on data-unit boundaries, or tweaks would shift. */
+/*
+ * The length and iv_offset must fall on data-unit boundaries, or tweaks
+ * would shift. The device offset need not: it only places the data on the
+ * device and is no part of the tweak (dm-crypt accepts any offset, and so
+ * do we, so every dm-crypt table opens here); dm core checks it against the
+ * device's logical block size.
+ */
 static int vxts_parse_check_units(const struct vxts_table *t, u64 len,
 				  const char **error)
 {
@@ -214,10 +220,6 @@ static int vxts_parse_check_units(const struct vxts_table *t, u64 len,
 	}
 	if (t->iv_offset & mask) {
 		*error = "iv_offset is not a multiple of sector_size";
-		return -EINVAL;
-	}
-	if (t->dev_offset & mask) {
-		*error = "Device offset is not a multiple of sector_size";
 		return -EINVAL;
 	}
 	if (len && (t->iv_offset > U64_MAX - len || t->dev_offset > U64_MAX - len)) {

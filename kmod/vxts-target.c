@@ -154,7 +154,8 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
  *                iv_large_sectors        tweak counts data units, not
  *                                        512-byte sectors
  *
- * <len>, <iv_offset> and <offset> must be multiples of the data unit.
+ * <len> and <iv_offset> must be multiples of the data unit; <offset> need
+ * not be (it is no part of the tweak), as in dm-crypt.
  */
 static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {

@@ -155,8 +155,6 @@ static const struct vxts_kt_bad vxts_kt_bad_lines[] = {
 	  "Target length is not a multiple of sector_size" },
 	{ "aes-xts-plain64 " K " 4 /dev/vda 0 1 sector_size:4096", 8,
 	  "iv_offset is not a multiple of sector_size" },
-	{ "aes-xts-plain64 " K " 0 /dev/vda 1 1 sector_size:4096", 8,
-	  "Device offset is not a multiple of sector_size" },
 	{ "aes-xts-plain64 " K " 18446744073709551615 /dev/vda 0", 8,
 	  "Offset too large for target length" },
 	{ "aes-xts-plain64 " K " 0 /dev/vda 18446744073709551608", 16,
@@ -240,6 +238,12 @@ static void vxts_parse_option_edges(struct kunit *test)
 		"aes-xts-plain64 " K " 18446744073709551607 /dev/vda 18446744073709551607",
 		8, &t, &error));
 	KUNIT_EXPECT_EQ(test, t.iv_offset, 18446744073709551607ULL);
+	/* the device offset is no part of the tweak: any offset, as dm-crypt */
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_parse(test,
+		"aes-xts-plain64 " K " 0 /dev/vda 1 1 sector_size:4096",
+		8, &t, &error));
+	KUNIT_EXPECT_EQ(test, t.dev_offset, 1ULL);
+	KUNIT_EXPECT_EQ(test, t.unit_size, 4096U);
 }
 
 static void vxts_parse_keyring_refs(struct kunit *test)
