@@ -796,6 +796,22 @@ static int conv_release(struct conv *c, struct conv_win *w)
 			    (unsigned long long)w->off, r) : 0;
 }
 
+/*
+ * A crash between the two copies of a commit leaves copy 1 naming window W
+ * and copy 2 W-1. W+1's record goes to the slot W-1's names; if a later
+ * commit then tore copy 1, the loader would fall back to a copy whose record
+ * is gone. So before this run writes anything (but after recovery verified
+ * the record: a forged one must leave the disk untouched) both copies are
+ * made equal. The newest copy is never rewritten, so a crash here is safe.
+ */
+static int conv_reconcile(struct conv *c)
+{
+	int r = vxts_hdr_reconcile(c->x->hdr, c->x->hdr_base);
+
+	return r ? vxts_err(r, "cannot make both header copies on %s agree (%d)",
+			    c->x->hdr->name, r) : 0;
+}
+
 /* Hold (online) and read the old content of @w. */
 static int conv_fetch(struct conv *c, struct conv_win *w)
 {
@@ -824,12 +840,14 @@ static int conv_loop(struct conv *c)
 		if (!r)
 			r = conv_recover(c, w);
 		if (!r)
+			r = conv_reconcile(c);
+		if (!r)
 			r = conv_apply(c, w, NULL);
 		if (!r)
 			r = conv_release(c, w);
 	} else {
 		conv_win_set(w, 0, h->boundary);
-		r = 0;
+		r = conv_reconcile(c);
 	}
 	if (r)
 		return r;

@@ -340,3 +340,37 @@ int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 	free(buf);
 	return r;
 }
+
+/*
+ * Byte-copies the newest valid copy over the other one when they differ.
+ * The newest copy is never written, so a crash here leaves it in place; the
+ * stale one is replaced by an identical twin (same seq), never by anything
+ * newer than what the newest copy says.
+ */
+int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base)
+{
+	uint8_t *buf = aligned_alloc(4096, 2 * VXTS_HDR_COPY_SIZE);
+	struct vxts_header c[2];
+	char why[96];
+	int ok[2], best, r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = vxts_dev_rw(d, VXTS_IO_READ, buf, 2 * VXTS_HDR_COPY_SIZE, base);
+	for (int i = 0; !r && i < 2; i++)
+		ok[i] = !vxts_hdr_decode(buf + i * VXTS_HDR_COPY_SIZE, &c[i], why, sizeof(why));
+	if (!r && !ok[0] && !ok[1])
+		r = -EBADMSG;
+	if (!r) {
+		best = !ok[0] || (ok[1] && c[1].seq > c[0].seq);
+		if (memcmp(buf, buf + VXTS_HDR_COPY_SIZE, VXTS_HDR_COPY_SIZE)) {
+			r = vxts_dev_rw(d, VXTS_IO_WRITE, buf + best * VXTS_HDR_COPY_SIZE,
+					VXTS_HDR_COPY_SIZE, base + (uint64_t)!best * VXTS_HDR_COPY_SIZE);
+			if (!r)
+				r = vxts_dev_sync(d);
+		}
+	}
+	vxts_wipe(c, sizeof(c));
+	free(buf);
+	return r;
+}

@@ -125,4 +125,14 @@ int vxts_hdr_load(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 		    const uint8_t mac_key[32]);
 
+/*
+ * Makes both copies equal to the newest valid one (it is copied byte for
+ * byte over the other; it is itself never rewritten). A crash can leave the
+ * copies naming different windows; the next window's record then reuses the
+ * slot the stale copy names, and a torn commit later would fall back to a
+ * copy whose record is gone. Conversion runs call this before any write.
+ * -EBADMSG if neither copy is valid, -EIO.
+ */
+int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base);
+
 #endif
