@@ -490,11 +490,45 @@ static int conv_check_digest(struct conv *c, struct conv_win *w)
 	return 0;
 }
 
-/* Checksum mode: every unit must be old, or new that converts back to old. */
+/*
+ * A unit torn at sector granularity (a device whose atomic write is 512
+ * bytes under 4096-byte units) holds old sectors and new ones. The XTS
+ * blocks of a unit are independent under its tweak, so converting the whole
+ * unit back turns exactly its new sectors into old ones: @back has the old
+ * content wherever the disk (@b) has new. Try every mix of the two against
+ * the old tag (at most 254 for 8 sectors). 0 and @b rebuilt when one
+ * matches; 1 when none does.
+ */
+static int conv_unmix_unit(struct conv *c, struct conv_win *w, struct conv_xform *xf,
+			   uint8_t *b, const uint8_t *back, const uint8_t *old,
+			   uint64_t woff, uint8_t *mix)
+{
+	unsigned int ns = c->unit / 512;
+	uint8_t now[CONV_HASH];
+	int r;
+
+	for (uint32_t m = 1; m + 1 < (1u << ns); m++) {
+		for (unsigned int k = 0; k < ns; k++)
+			memcpy(mix + k * 512, ((m >> k) & 1 ? back : b) + k * 512, 512);
+		r = conv_tag_unit(c, w, xf, now, mix, woff);
+		if (r)
+			return r;
+		if (vxts_ct_equal(now, old, CONV_HASH)) {
+			memcpy(b, mix, c->unit);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Checksum mode: every unit must be old, or new that converts back to old,
+ * or (torn at sector granularity) a mix of the two.
+ */
 static int conv_resolve_units(struct conv *c, struct conv_win *w)
 {
 	struct conv_xform *xf = &c->xf[c->nthreads];
-	uint8_t now[32], *tmp = malloc(c->unit);
+	uint8_t now[CONV_HASH], *tmp = malloc(2 * (size_t)c->unit);
 	int r = tmp ? 0 : -ENOMEM;
 
 	for (uint64_t u = 0; !r && u < w->len / c->unit; u++) {
@@ -509,13 +543,17 @@ static int conv_resolve_units(struct conv *c, struct conv_win *w)
 		r = conv_inverse(c, xf, tmp, c->unit, at >> 9);
 		if (!r)
 			r = conv_tag_unit(c, w, xf, now, tmp, u * c->unit);
-		if (!r && !vxts_ct_equal(now, old, CONV_HASH))
+		if (!r && vxts_ct_equal(now, old, CONV_HASH)) {
+			memcpy(b, tmp, c->unit);
+			continue;
+		}
+		if (!r)
+			r = conv_unmix_unit(c, w, xf, b, tmp, old, u * c->unit, tmp + c->unit);
+		if (r == 1)
 			r = vxts_err(-EIO, "data unit %llu (device byte %llu) of %s is neither the "
 				     "old nor the converted content: torn write, that unit is lost",
 				     (unsigned long long)(at / c->unit),
 				     (unsigned long long)(c->h->data_offset + at), c->x->data->name);
-		else if (!r)
-			memcpy(b, tmp, c->unit);
 	}
 	free(tmp);
 	return r;
