@@ -605,6 +605,33 @@ static void conv_clear_window(struct vxts_header *h)
 	memset(h->res_nonce, 0, sizeof(h->res_nonce));
 }
 
+/*
+ * Zeroes both resilience slots once the header names no window. A journal
+ * record is a copy of an old window: plaintext after an encrypt, data under
+ * the old key after a re-key; left behind it would undo the encryption of
+ * those windows (in the unencrypted tail of the disk with an at-end header).
+ * A crash in here is harmless: nothing refers to the slots any more.
+ */
+static int conv_wipe_records(struct conv *c)
+{
+	struct vxts_dev *hd = c->x->hdr;
+	uint64_t size, from = vxts_hdr_res_slot(c->h, 0, &size), end = from + 2 * size;
+	size_t step = 1 << 20;
+	uint8_t *z = aligned_alloc(4096, step);
+	int r = z ? 0 : -ENOMEM;
+
+	if (z)
+		memset(z, 0, step);
+	for (uint64_t off = from; !r && off < end; off += step)
+		r = vxts_dev_rw(hd, VXTS_IO_WRITE, z, (size_t)conv_min(step, end - off),
+				c->x->hdr_base + off);
+	if (!r)
+		r = vxts_dev_sync(hd);
+	free(z);
+	return r ? vxts_err(r, "wiping the resilience records on %s failed (%d): they may "
+			    "still hold old data", hd->name, r) : 0;
+}
+
 /* Stop between windows: the last window is synced, so nothing is in flight. */
 static int conv_stop(struct conv *c, uint64_t off)
 {
@@ -613,6 +640,8 @@ static int conv_stop(struct conv *c, uint64_t off)
 	conv_clear_window(c->h);
 	c->h->boundary = off;
 	r = conv_commit(c, c->x->mac_cur);
+	if (!r)
+		r = conv_wipe_records(c);
 	return r ? r : vxts_err(-EINTR, "stopped at byte %llu of %llu: re-run to resume",
 				(unsigned long long)off, (unsigned long long)c->h->data_size);
 }
@@ -636,6 +665,7 @@ static int conv_finish(struct conv *c)
 {
 	struct vxts_header *h = c->h;
 	const uint8_t *mac = c->x->mac_cur;
+	int r;
 
 	conv_clear_window(h);
 	h->boundary = h->data_size;
@@ -646,7 +676,8 @@ static int conv_finish(struct conv *c)
 		mac = c->x->mac_new;
 	}
 	h->direction = VXTS_DIR_NONE;
-	return conv_commit(c, mac);
+	r = conv_commit(c, mac);
+	return r ? r : conv_wipe_records(c);
 }
 
 /* ---- setup ------------------------------------------------------------------- */
