@@ -407,18 +407,53 @@ static int vol_format_plain_checks(struct vxts_dev *d, const struct vxts_format_
 	return r;
 }
 
+/*
+ * The detached header holds the only sealed DEK: its directory entry must be
+ * durable before any data is converted under it. O_NOFOLLOW: never write the
+ * key through a symlink someone planted.
+ */
+static int vol_sync_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return r;
+}
+
 static int vol_create_header_file(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct stat st;
 	int r = 0;
 
+	if (fd < 0 && errno == ELOOP)
+		return vxts_err(-ELOOP, "header file %s is a symbolic link: give the real path",
+				path);
 	if (fd < 0)
 		return vxts_err(-errno, "cannot create header file %s", path);
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size < VXTS_HEADER_AREA_SIZE &&
+	if (fstat(fd, &st))
+		st.st_mode = 0;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < VXTS_HEADER_AREA_SIZE &&
 	    ftruncate(fd, VXTS_HEADER_AREA_SIZE))
 		r = vxts_err(-errno, "cannot size header file %s", path);
+	/* A regular file is the only sealed DEK: data and directory entry durable. */
+	if (!r && S_ISREG(st.st_mode) && (fsync(fd) || vol_sync_dir_of(path)))
+		r = vxts_err(-EIO, "cannot make header file %s durable (fsync)", path);
 	close(fd);
 	return r;
 }
@@ -812,11 +847,12 @@ int vxts_header_backup(struct vxts_volume *v, const char *path)
 	if (r)
 		return r;
 	memcpy(buf + VXTS_HDR_COPY_SIZE, buf, VXTS_HDR_COPY_SIZE);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return vxts_err(-errno, "cannot create %s (it must not exist yet)", path);
 	n = write(fd, buf, sizeof(buf));
-	r = n == (ssize_t)sizeof(buf) && !fsync(fd) ? 0 : -EIO;
+	/* The file and its directory entry: a backup lost to a power cut is no backup. */
+	r = n == (ssize_t)sizeof(buf) && !fsync(fd) && !vol_sync_dir_of(path) ? 0 : -EIO;
 	close(fd);
 	if (r) {
 		unlink(path);
