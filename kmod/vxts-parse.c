@@ -204,10 +204,10 @@ static int vxts_parse_opts(struct vxts_table *t, unsigned int argc, char **argv,
 
 /*
  * The length and iv_offset must fall on data-unit boundaries, or tweaks
- * would shift. The device offset need not: it only places the data on the
- * device and is no part of the tweak (dm-crypt accepts any offset, and so
- * do we, so every dm-crypt table opens here); dm core checks it against the
- * device's logical block size.
+ * would shift. The device offset is no part of the tweak, so like dm-crypt
+ * we leave it to dm core, which refuses one that is not a multiple of the
+ * logical block size (io_hints raises that to the data unit): both targets
+ * then accept and refuse the same tables.
  */
 static int vxts_parse_check_units(const struct vxts_table *t, u64 len,
 				  const char **error)

@@ -154,8 +154,9 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
  *                iv_large_sectors        tweak counts data units, not
  *                                        512-byte sectors
  *
- * <len> and <iv_offset> must be multiples of the data unit; <offset> need
- * not be (it is no part of the tweak), as in dm-crypt.
+ * <len> and <iv_offset> must be multiples of the data unit. <offset> is no
+ * part of the tweak; as with dm-crypt, dm core refuses one that is not a
+ * multiple of the logical block size, which is at least the data unit.
  */
 static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
