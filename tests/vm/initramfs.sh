@@ -20,7 +20,7 @@ initrd_tools=(
 # Modules by name; modprobe -D resolves their dependencies on the host.
 initrd_modules=(
 	dm-mod dm-crypt dm-flakey dm-delay dm-log-writes brd loop null_blk
-	configfs xts aesni-intel crc32c-intel crc32c_generic ext4
+	configfs xts aesni-intel crc32c-intel crc32c_generic ext4 nvme
 )
 
 initrd_log() {

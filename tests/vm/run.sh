@@ -51,26 +51,33 @@ vm_accel() {
 }
 
 # Boot <kver> with <initrd>; the console goes to <log>, results to <res>.
+# Besides the RAM disks the guest gets one 64 MiB NVMe namespace with a poll
+# queue (nvme.poll_queues=1), for polled-IO scenarios; its image is a sparse
+# file on tmpfs, removed after the boot.
 vm_boot() { # <kver> <initrd> <log> <res>
-	local kver=$1 accel name
+	local kver=$1 accel name img r
 	accel=$(vm_accel)
 	name=TCG
 	[[ $accel == *kvm* ]] && name=KVM
 	echo "vm: booting $kver under $name (console: ${3#$top/})"
 	: > "$3"
 	: > "$4"
+	img=$(mktemp /dev/shm/vxts-vm-nvme.XXXXXX 2>/dev/null || mktemp "$out/nvme.XXXXXX")
+	truncate -s 64M "$img"
 	# panic=-1 with -no-reboot turns any panic (oops=panic) into a QEMU exit.
 	# In the background so that the EXIT trap can stop it if we are killed
 	# (timeout puts itself in its own process group).
 	timeout "${VXTS_VM_TIMEOUT:-900}" qemu-system-x86_64 $accel -m 2G -smp 2 \
 		-nographic -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$2" \
-		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 vxts.accel=$name vxts.target=${VXTS_VM_TARGET:-vxts}" \
+		-drive "file=$img,if=none,id=nv0,format=raw" -device nvme,serial=vxts0,drive=nv0 \
+		-append "console=ttyS0,115200 panic=-1 oops=panic softlockup_panic=1 nvme.poll_queues=1 vxts.accel=$name vxts.target=${VXTS_VM_TARGET:-vxts}" \
 		-serial "file:$3" -serial "file:$4" < /dev/null > "$3.qemu" 2>&1 &
 	vm_pid=$!
 	wait "$vm_pid"
-	local r=$?
+	r=$?
 	vm_pid=
+	rm -f "$img"
 	return $r
 }
 
