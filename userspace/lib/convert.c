@@ -296,7 +296,8 @@ static void conv_submit_reap(struct conv *c, struct vxts_dev *d, struct conv_run
 	int k = d->ops->submit(d);
 
 	if (k < 0) {
-		/* Nothing we queued will complete: account it as failed. */
+		/* The device waited out what the kernel had and will submit
+		 * nothing more: every IO in flight is done, as failed. */
 		s->r = s->r ? s->r : k;
 		s->left -= s->inflight;
 		s->inflight = 0;

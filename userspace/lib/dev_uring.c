@@ -28,6 +28,9 @@ struct uring_dev {
 	bool ring_ready;
 	bool files_registered;
 	bool bufs_registered;
+	bool failed;		/* a submit failed: the ring is not used again */
+	unsigned int queued;	/* SQEs not yet handed to the kernel */
+	unsigned int inflight;	/* handed to the kernel, completion not reaped */
 };
 
 static struct uring_dev *uring_dev(struct vxts_dev *d)
@@ -62,12 +65,40 @@ static void uring_prep(struct uring_dev *u, struct io_uring_sqe *sqe, struct vxt
 static int uring_queue(struct vxts_dev *d, struct vxts_io *io)
 {
 	struct uring_dev *u = uring_dev(d);
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe;
 
+	if (u->failed)
+		return -EIO;
+	sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe)
 		return -EBUSY;
 	uring_prep(u, sqe, io);
+	u->queued++;
 	return 0;
+}
+
+/*
+ * After a failed submit the caller frees the buffers of everything it
+ * queued. So: wait out every IO the kernel already has (it may still DMA
+ * into those buffers), drop their completions (the caller counts them as
+ * failed), and never submit again (SQEs left in the ring point at freed
+ * memory): the device answers -EIO until it is closed.
+ */
+static void uring_fail(struct uring_dev *u)
+{
+	struct io_uring_cqe *cqe;
+
+	u->failed = true;
+	while (u->inflight) {
+		int r = io_uring_wait_cqe(&u->ring, &cqe);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			break;
+		io_uring_cqe_seen(&u->ring, cqe);
+		u->inflight--;
+	}
 }
 
 static int uring_submit(struct vxts_dev *d)
@@ -75,10 +106,19 @@ static int uring_submit(struct vxts_dev *d)
 	struct uring_dev *u = uring_dev(d);
 	int r;
 
+	if (u->failed)
+		return -EIO;
 	do {
 		r = io_uring_submit(&u->ring);
 	} while (r == -EINTR || r == -EAGAIN);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		uring_fail(u);
+		return r;
+	}
+	/* A short submit leaves the rest queued for the next call. */
+	u->inflight += (unsigned int)r;
+	u->queued -= (unsigned int)r < u->queued ? (unsigned int)r : u->queued;
+	return 0;
 }
 
 static int uring_reap(struct vxts_dev *d, struct vxts_io **out, unsigned int max, bool wait)
@@ -88,6 +128,8 @@ static int uring_reap(struct vxts_dev *d, struct vxts_io **out, unsigned int max
 	unsigned int n = 0;
 	int r;
 
+	if (u->failed)
+		return -EIO;
 	if (wait) {
 		do {
 			r = io_uring_wait_cqe(&u->ring, &cqe);
@@ -101,6 +143,7 @@ static int uring_reap(struct vxts_dev *d, struct vxts_io **out, unsigned int max
 		io->res = cqe->res;
 		out[n++] = io;
 		io_uring_cqe_seen(&u->ring, cqe);
+		u->inflight--;
 	}
 	return (int)n;
 }
@@ -139,19 +182,21 @@ static void uring_close(struct vxts_dev *d)
 	struct uring_dev *u = uring_dev(d);
 
 	uring_unregister_buffers(d);
-	/*
-	 * The ring drops its file reference asynchronously after exit, and
-	 * the flock lives as long as that reference: release it now, or the
-	 * next vxts process would find the device "busy".
-	 */
-	if (d->fd >= 0)
-		flock(d->fd, LOCK_UN);
 	if (u->files_registered)
 		io_uring_unregister_files(&u->ring);
 	if (u->ring_ready)
 		io_uring_queue_exit(&u->ring);
-	if (d->fd >= 0)
+	/*
+	 * Unlock only once the ring is gone: until then IO of ours may still
+	 * reach the device, and another vxts must not start on it. The ring
+	 * drops its file reference asynchronously after exit and the flock
+	 * lives as long as that reference, so release it explicitly, or the
+	 * next vxts process would find the device "busy".
+	 */
+	if (d->fd >= 0) {
+		flock(d->fd, LOCK_UN);
 		close(d->fd);
+	}
 	free(u);
 }
 
