@@ -368,6 +368,11 @@ static void conv_win_set(struct conv_win *w, uint64_t off, uint64_t len)
 
 /* ---- commit points ----------------------------------------------------------- */
 
+/*
+ * The engine edits its own copy of the header (c->h); the caller's (x->h)
+ * takes it only once it is committed, so after a failed commit the caller
+ * still holds the last state on disk, not one that never got there.
+ */
 static int conv_commit(struct conv *c, const uint8_t *mac_key)
 {
 	int r = vxts_hdr_commit(c->x->hdr, c->x->hdr_base, c->h, mac_key);
@@ -375,6 +380,7 @@ static int conv_commit(struct conv *c, const uint8_t *mac_key)
 	if (r)
 		return vxts_err(r, "header update on %s failed (%d): re-run to resume",
 				c->x->hdr->name, r);
+	*c->x->h = *c->h;
 	return 0;
 }
 
@@ -949,7 +955,8 @@ static int conv_loop(struct conv *c)
 int vxts_conv_run(struct vxts_conv_ctx *x, const struct vxts_convert_opts *o)
 {
 	static const struct vxts_convert_opts defaults;
-	struct conv c = { .x = x, .h = x->h, .o = o ? o : &defaults };
+	struct vxts_header h = *x->h;
+	struct conv c = { .x = x, .h = &h, .o = o ? o : &defaults };
 	int r;
 
 	c.dir = x->h->direction;
@@ -964,5 +971,6 @@ int vxts_conv_run(struct vxts_conv_ctx *x, const struct vxts_convert_opts *o)
 	else
 		r = conv_loop(&c);
 	conv_teardown(&c);
+	vxts_wipe(&h, sizeof(h));
 	return r;
 }

@@ -33,7 +33,7 @@ struct vxts_conv_ctx {
 	struct vxts_dev *data;		/* data area at h->data_offset */
 	struct vxts_dev *hdr;		/* header area at hdr_base (may equal data) */
 	uint64_t hdr_base;
-	struct vxts_header *h;		/* in/out: committed as the run goes */
+	struct vxts_header *h;		/* in/out: takes each state once committed */
 	const uint8_t *key_cur;		/* DEK of key_id h->key_id */
 	const uint8_t *key_new;		/* re-key: the other DEK, else NULL */
 	const uint8_t *mac_cur;		/* header MAC key under key_cur */
@@ -44,8 +44,9 @@ struct vxts_conv_ctx {
 /*
  * Recovers an interrupted window (if the header names one) and converts until
  * the end. 0 done (h says the final state), -EINTR stopped at a commit point,
- * else -errno with the detail set. A re-key that returns 0 has switched
- * h->key_id to the new DEK: the caller swaps its keys.
+ * else -errno with the detail set. *h is only ever a committed state. A
+ * re-key whose final commit landed has switched h->key_id to the new DEK
+ * (even if the record wipe after it failed): the caller swaps its keys.
  */
 int vxts_conv_run(struct vxts_conv_ctx *x, const struct vxts_convert_opts *o);
 

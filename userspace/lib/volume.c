@@ -739,6 +739,7 @@ int vxts_convert_held(struct vxts_volume *v, const struct vxts_convert_opts *o,
 		.hold = hold,
 	};
 	bool rekey = v->h.direction == VXTS_DIR_REENCRYPT;
+	uint32_t key_id = v->h.key_id;
 	int r;
 
 	vxts_err_clear();
@@ -753,8 +754,8 @@ int vxts_convert_held(struct vxts_volume *v, const struct vxts_convert_opts *o,
 	x.key_new = v->have_new ? v->keys->new : NULL;
 	x.mac_new = v->have_new ? v->keys->mac_new : NULL;
 	r = vxts_conv_run(&x, o);
-	if (!r && rekey) {
-		/* The header now names the new DEK as current. */
+	if (rekey && v->h.key_id != key_id) {
+		/* The final commit landed: the header names the new DEK as current. */
 		memcpy(v->keys->cur, v->keys->new, VXTS_KEY_BYTES);
 		memcpy(v->keys->mac_cur, v->keys->mac_new, 32);
 		vxts_wipe(v->keys->new, VXTS_KEY_BYTES);

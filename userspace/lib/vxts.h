@@ -242,6 +242,9 @@ int vxts_convert_start(struct vxts_volume *v, enum vxts_direction dir,
  * Runs (or resumes, after recovering an interrupted window) the conversion
  * recorded in the header until it completes (0), is stopped (-EINTR), or
  * fails. Needs vxts_unlock(). -EALREADY if there is nothing to convert.
+ * After a failure the handle still holds the last header state that was
+ * committed (never one whose commit failed), so calling vxts_convert()
+ * again on it resumes correctly once the IO error is gone.
  */
 int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o);
 
