@@ -115,7 +115,7 @@ cryptsetup_encrypt() {
 vxts_encrypt() {
 	[ -x "$VXTS" ] || { echo "$VXTS not built (make userspace)"; return 127; }
 	rm -f "$work/vxts.hdr"
-	"$VXTS" encrypt --header "$work/vxts.hdr" --key-file "$work/key" \
+	"$VXTS" encrypt --header "$work/vxts.hdr" --key-file "$work/key" --force \
 		--resilience "$1" --json "$img"
 }
 

@@ -34,7 +34,10 @@ A2=(--argon2-memory 1024 --argon2-time 1 --argon2-parallel 1)
 # ---- helpers -------------------------------------------------------------
 
 # vx ARGS...: runs vxts; stdout in $work/out, stderr in $work/err, exit in $rc.
+# Test images hold random data, which no signature marks as plaintext: every
+# encrypt here says --force (t_not_plaintext tests the refusal without it).
 vx() {
+	[ "${1:-}" = encrypt ] && set -- "$@" --force
 	timeout 60 "$VXTS" "$@" < /dev/null > "$work/out" 2> "$work/err"
 	rc=$?
 	cat "$work/out" "$work/err" >> "$all_out"
@@ -340,7 +343,7 @@ t_busy() {
 	img=$work/busy.img hdr=$work/busy.hdr
 	mkimg "$img" 32
 	orig=$(sha "$img")
-	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" \
+	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
 		--resilience journal --rate-limit 4M < /dev/null > "$work/bg.out" 2> "$work/bg.err" &
 	pid=$!
 	for i in $(seq 50); do		# wait until the conversion has started
@@ -438,7 +441,7 @@ t_tty_prompt() {
 	command -v script > /dev/null || { why="no script(1)"; return 77; }
 	mkimg "$img" 16
 	{ sleep 1; echo "$pass"; sleep 1; echo "$pass"; sleep 1; } |
-		timeout 60 script -qec "$VXTS encrypt $img --header $hdr ${A2[*]}" /dev/null \
+		timeout 60 script -qec "$VXTS encrypt $img --header $hdr --force ${A2[*]}" /dev/null \
 		> "$work/tty.out" 2>&1
 	rc=$?
 	cat "$work/tty.out" >> "$all_out"
@@ -491,7 +494,7 @@ t_json() {
 t_exit_codes_documented() {
 	local n doc=$top/docs/CLI.md
 	vx help
-	for n in 0 1 2 3 4 5 6 7 8 9 10 11; do
+	for n in 0 1 2 3 4 5 6 7 8 9 10 11 12 13; do
 		grep -Eq "^ *$n  " "$work/out" || { why="vxts help lacks exit code $n"; return 1; }
 		grep -Eq "^\| *$n *\|" "$doc" || { why="docs/CLI.md lacks exit code $n"; return 1; }
 	done
@@ -552,6 +555,50 @@ t_no_key_leak() {
 	[ "$n" -ge 3 ] || { why="only $n keys checked"; return 1; }
 }
 
+# encrypt refuses what it cannot prove is plaintext (random data looks like
+# ciphertext: a mistyped --header on an encrypted disk would encrypt it twice)
+# unless --force; a vxts header already at the device end is never overridden.
+vx_noforce() { # like vx, without the --force vx adds to encrypt
+	timeout 60 "$VXTS" "$@" < /dev/null > "$work/out" 2> "$work/err"
+	rc=$?
+	cat "$work/out" "$work/err" >> "$all_out"
+}
+
+t_not_plaintext() {
+	local before
+	img=$work/np.img
+	mkimg "$img" 16
+	before=$(sha "$img")
+	vx_noforce encrypt "$img" --header "$work/np.hdr" --key-file "$work/k1"
+	expect_rc 12 "random image without --force" || return 1
+	grep -q -- "--force" "$work/err" || { why="refusal does not name --force: $(cat "$work/err")"; return 1; }
+	[ ! -e "$work/np.hdr" ] || { why="refused encrypt created a header"; return 1; }
+	[ "$(sha "$img")" = "$before" ] || { why="refused encrypt changed the image"; return 1; }
+
+	encrypted_vol npe 16 || return 1
+	before=$(sha "$img")
+	vx_noforce encrypt "$img" --header "$work/npe.typo.hdr" --key-file "$work/k1"
+	expect_rc 12 "encrypted volume, mistyped --header" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="second encrypt changed the ciphertext"; return 1; }
+
+	img=$work/npend.img
+	mkimg "$img" 16
+	truncate -s 32M "$img"		# a zeroed tail for the header area
+	vx encrypt "$img" --header-at-end --key-file "$work/k1"
+	expect_rc 0 "encrypt --header-at-end" || return 1
+	before=$(sha "$img")
+	vx encrypt "$img" --header "$work/npend.hdr" --key-file "$work/k1"
+	expect_rc 13 "detached encrypt over an at-end volume, even with --force" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="refused encrypt changed the image"; return 1; }
+
+	command -v mkfs.ext4 > /dev/null || { why="no mkfs.ext4"; return 77; }
+	img=$work/npfs.img
+	mkimg "$img" 32 zero
+	mkfs.ext4 -q -F "$img" || { why="mkfs.ext4 failed"; return 1; }
+	vx_noforce encrypt "$img" --header "$work/npfs.hdr" --key-file "$work/k1"
+	expect_rc 0 "ext4 image without --force" || return 1
+}
+
 # ---- run -----------------------------------------------------------------
 
 failed=0
@@ -574,7 +621,7 @@ run_case() { # <name>
 
 cases=(help usage_errors roundtrip_detached roundtrip_header_at_end
        roundtrip_journal_512 reencrypt_keeps_plaintext format keyslots
-       header_backup_restore wrong_key busy unsuitable no_prompt tty_prompt
+       header_backup_restore wrong_key busy unsuitable not_plaintext no_prompt tty_prompt
        keyfile_mode_warning json exit_codes_documented ciphertext_reference
        no_key_leak)
 [ $# -gt 0 ] && cases=("$@")

@@ -31,6 +31,8 @@ enum cli_exit {
 	CLI_EXIT_UNSUITABLE = 9,	/* device too small or misaligned for the job */
 	CLI_EXIT_NO_KEY = 10,		/* no key source given and no TTY to prompt on */
 	CLI_EXIT_STATE = 11,		/* volume in a state that forbids the verb */
+	CLI_EXIT_NOT_PLAIN = 12,	/* encrypt: nothing proves the device is plaintext */
+	CLI_EXIT_VXTS_THERE = 13,	/* encrypt: a vxts header is already on the device */
 };
 
 /* Option ids: index into cli_opt_table[] (opts.c). */
@@ -60,6 +62,7 @@ enum cli_opt_id {
 	OPT_RATE_LIMIT,
 	OPT_INTERVAL,
 	OPT_WINDOW_SIZE,
+	OPT_FORCE,
 	OPT_COUNT
 };
 
@@ -72,6 +75,7 @@ struct cli_opts {
 	uint64_t given;			/* OPT_BIT() of every option seen */
 	bool json;
 	bool yes;
+	bool force;
 	bool header_at_end;
 	bool volume_key;
 	bool no_progress;

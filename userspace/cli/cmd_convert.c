@@ -187,6 +187,7 @@ static int cli_encrypt_format(const struct cli_opts *o, const struct cli_key *k)
 		.label = o->label,
 		.unit_size = o->sector_size,
 		.iv_offset = o->iv_offset,
+		.force = o->force,
 	};
 	struct vxts_kek kek = { .type = k->type, .secret = k->secret, .len = k->len };
 

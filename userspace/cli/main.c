@@ -26,7 +26,7 @@
 			 OPT_BIT(OPT_IV_OFFSET) | OPT_BIT(OPT_LABEL) | O_ARGON2)
 
 static const struct cli_verb cli_verbs[] = {
-	{ "encrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT,
+	{ "encrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT | OPT_BIT(OPT_FORCE),
 	  "encrypt DEVICE in place (re-running resumes)", cli_cmd_encrypt },
 	{ "decrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE,
 	  "decrypt DEVICE in place back to plaintext", cli_cmd_decrypt },
@@ -69,6 +69,8 @@ static const char *const cli_exit_help[] = {
 	"  9  device unsuitable: too small or not a multiple of the sector size",
 	" 10  no key given and stdin is not a TTY",
 	" 11  volume is in a state that forbids the verb (e.g. decrypt while re-keying)",
+	" 12  encrypt: no filesystem or partition signature shows the device is plaintext",
+	" 13  encrypt: the device already carries a vxts header (check --header)",
 	NULL,
 };
 

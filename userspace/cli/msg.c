@@ -97,6 +97,8 @@ int cli_exit_code(int r)
 	case ENODATA: return CLI_EXIT_NO_VOLUME;
 	case ENOSPC: return CLI_EXIT_UNSUITABLE;
 	case ENOKEY: return CLI_EXIT_NO_KEY;
+	case EMEDIUMTYPE: return CLI_EXIT_NOT_PLAIN;
+	case EEXIST: return CLI_EXIT_VXTS_THERE;
 	default: return CLI_EXIT_FAIL;
 	}
 }
@@ -116,6 +118,8 @@ const char *cli_exit_name(int code)
 		[CLI_EXIT_UNSUITABLE] = "unsuitable_device",
 		[CLI_EXIT_NO_KEY] = "no_key",
 		[CLI_EXIT_STATE] = "wrong_state",
+		[CLI_EXIT_NOT_PLAIN] = "not_plaintext",
+		[CLI_EXIT_VXTS_THERE] = "vxts_header_present",
 	};
 
 	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])) ||

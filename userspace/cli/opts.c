@@ -57,6 +57,8 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_NO_PROGRESS] = { "no-progress", NULL, "never draw a progress bar" },
 	[OPT_RATE_LIMIT] = { "rate-limit", "BYTES",
 		"convert at most BYTES per second (suffix K, M, G allowed)" },
+	[OPT_FORCE] = { "force", NULL,
+		"encrypt even if no filesystem or partition signature shows plaintext" },
 	[OPT_WINDOW_SIZE] = { "window-size", "BYTES",
 		"bytes converted between two commit points (default: checksum 64M, journal 4M)" },
 	[OPT_INTERVAL] = { "interval", "MS",
@@ -143,6 +145,7 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 	switch (id) {
 	case OPT_JSON: o->json = true; break;
 	case OPT_YES: o->yes = true; break;
+	case OPT_FORCE: o->force = true; break;
 	case OPT_HEADER_AT_END: o->header_at_end = true; break;
 	case OPT_VOLUME_KEY: o->volume_key = true; break;
 	case OPT_NO_PROGRESS: o->no_progress = true; break;
