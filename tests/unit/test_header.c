@@ -142,7 +142,7 @@ static const struct field_case t_fields[] = {
 	{ "record offset", HO_RES_OFF, 4096, 8, "resilience record outside" },
 	{ "record length", HO_RES_LEN, 1ULL << 40, 8, "resilience record outside" },
 	{ "label", HO_LABEL + 47, 'x', 1, "NUL padded" },
-	{ "reserved", HO_MAC_SALT + 40, 1, 1, "reserved" },
+	{ "reserved", HO_KEY_GEN + 8, 1, 1, "reserved" },
 	{ "reserved tail", 3000, 1, 1, "reserved" },
 };
 

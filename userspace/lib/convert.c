@@ -680,6 +680,7 @@ static int conv_finish(struct conv *c)
 	if (c->dir == VXTS_DIR_REENCRYPT) {
 		conv_drop_old_slots(h);
 		h->key_id ^= 1;
+		h->key_gen++;	/* backups from before this re-key are stale */
 		mac = c->x->mac_new;
 	}
 	h->direction = VXTS_DIR_NONE;

@@ -68,6 +68,7 @@ static void hdr_put_fields(const struct vxts_header *h, uint8_t *b)
 	hdr_put32(b, HO_DIRECTION, h->direction);
 	hdr_put32(b, HO_RESILIENCE, h->resilience);
 	hdr_put32(b, HO_KEY_ID, h->key_id);
+	hdr_put64(b, HO_KEY_GEN, h->key_gen);
 	hdr_put64(b, HO_BOUNDARY, h->boundary);
 	hdr_put64(b, HO_WIN_OFF, h->win_off);
 	hdr_put64(b, HO_WIN_LEN, h->win_len);
@@ -128,6 +129,7 @@ static void hdr_get_fields(const uint8_t *b, struct vxts_header *h)
 	h->direction = hdr_get32(b, HO_DIRECTION);
 	h->resilience = hdr_get32(b, HO_RESILIENCE);
 	h->key_id = hdr_get32(b, HO_KEY_ID);
+	h->key_gen = hdr_get64(b, HO_KEY_GEN);
 	h->boundary = hdr_get64(b, HO_BOUNDARY);
 	h->win_off = hdr_get64(b, HO_WIN_OFF);
 	h->win_len = hdr_get64(b, HO_WIN_LEN);
@@ -225,7 +227,7 @@ int vxts_hdr_decode(const uint8_t in[VXTS_HDR_COPY_SIZE], struct vxts_header *h,
 	if (!bad && (!hdr_all_zero(in, HO_LABEL + strnlen(h->label, VXTS_LABEL_MAX), HO_CIPHER) ||
 		     !hdr_all_zero(in, HO_CIPHER + sizeof(VXTS_CIPHER_NAME), HO_UNIT)))
 		bad = "label or cipher not NUL padded";
-	if (!bad && (!hdr_all_zero(in, HO_RES_NONCE + 8, HO_MAC) ||
+	if (!bad && (!hdr_all_zero(in, HO_KEY_GEN + 8, HO_MAC) ||
 		     !hdr_all_zero(in, HO_MAC + 32, HO_SLOTS) ||
 		     !hdr_all_zero(in, HO_SLOTS + sizeof(h->slots), HO_CHECKSUM)))
 		bad = "reserved bytes not zero";

@@ -58,6 +58,7 @@ enum vxts_hdr_off {
 	HO_RES_DIGEST = 224,	/* 32 */
 	HO_MAC_SALT = 256,	/* 32 */
 	HO_RES_NONCE = 288,	/* 8 */
+	HO_KEY_GEN = 296,	/* 8 */
 	HO_MAC = 448,		/* 32 */
 	HO_SLOTS = 512,		/* 8 * 256 */
 	HO_CHECKSUM = 4064,	/* 32 */
@@ -75,6 +76,7 @@ struct vxts_header {
 	uint32_t direction;		/* enum vxts_direction */
 	uint32_t resilience;		/* enum vxts_resilience */
 	uint32_t key_id;		/* key_id of the current DEK's slots */
+	uint64_t key_gen;		/* completed re-keys since format */
 	uint64_t boundary;		/* bytes converted, data-relative */
 	uint64_t win_off, win_len;	/* window in flight (len 0: none) */
 	uint64_t win_seq;		/* windows started; slot = win_seq % 2 */

@@ -883,24 +883,61 @@ static int vol_read_backup(const char *path, uint8_t *buf, struct vxts_header *h
 	return vxts_err(-EBADMSG, "%s is not a valid vxts header backup", path);
 }
 
-/* Refuse a backup of another volume, or one older than the live conversion state. */
-static int vol_restore_guard(struct vxts_dev *hdr, uint64_t base, const struct vxts_header *b)
+/*
+ * Refuse a backup of another volume, one older than the live conversion
+ * state, or one from before a re-key (its slots open a DEK the data no
+ * longer uses). A backup taken mid-conversion is refused unless forced: its
+ * boundary is right only if nothing was converted since.
+ */
+static int vol_restore_guard(struct vxts_dev *hdr, uint64_t base, const struct vxts_header *b,
+			     unsigned int flags)
 {
 	struct vxts_header cur;
 	struct vxts_hdr_load l;
+	int r = 0;
 
+	if (b->direction != VXTS_DIR_NONE && !(flags & VXTS_RESTORE_FORCE))
+		return vxts_err(-EBUSY, "backup was taken in the middle of %s (boundary %llu): "
+				"restoring it is safe only if nothing was converted since; "
+				"force it if you are sure", vxts_direction_name(b->direction),
+				(unsigned long long)b->boundary);
 	if (vxts_hdr_load(hdr, base, &cur, &l))
 		return 0;	/* nothing valid there: the case restore exists for */
 	if (memcmp(cur.uuid, b->uuid, VXTS_UUID_SIZE))
-		return vxts_err(-EINVAL, "backup belongs to another volume (UUID differs)");
-	if (cur.state != b->state || cur.direction != b->direction ||
-	    cur.boundary != b->boundary || cur.win_len != b->win_len)
-		return vxts_err(-EBUSY, "backup is stale: the volume's conversion state moved on "
-				"since (restoring it would lose data)");
-	return 0;
+		r = vxts_err(-EINVAL, "backup belongs to another volume (UUID differs)");
+	else if (cur.key_gen != b->key_gen)
+		r = vxts_err(-EBUSY, "backup is stale: the volume was re-keyed since (key "
+			     "generation %llu, backup %llu); its keyslots open a key the data "
+			     "no longer uses", (unsigned long long)cur.key_gen,
+			     (unsigned long long)b->key_gen);
+	else if (cur.state != b->state || cur.direction != b->direction ||
+		 cur.boundary != b->boundary || cur.win_len != b->win_len)
+		r = vxts_err(-EBUSY, "backup is stale: the volume's conversion state moved on "
+			     "since (restoring it would lose data)");
+	vxts_wipe(&cur, sizeof(cur));
+	return r;
 }
 
-int vxts_header_restore(const char *device, const char *header, const char *backup)
+/*
+ * Copy 2, sync, then copy 1, sync: a cut during either write leaves the other
+ * copy whole (the old header, or the restored one).
+ */
+static int vol_restore_write(struct vxts_dev *hdr, uint64_t base, uint8_t *copy)
+{
+	int r = vxts_dev_rw(hdr, VXTS_IO_WRITE, copy, VXTS_HDR_COPY_SIZE,
+			    base + VXTS_HDR_COPY_SIZE);
+
+	if (!r)
+		r = vxts_dev_sync(hdr);
+	if (!r)
+		r = vxts_dev_rw(hdr, VXTS_IO_WRITE, copy, VXTS_HDR_COPY_SIZE, base);
+	if (!r)
+		r = vxts_dev_sync(hdr);
+	return r;
+}
+
+int vxts_header_restore_flags(const char *device, const char *header, const char *backup,
+			      unsigned int flags)
 {
 	struct vxts_header b;
 	struct vxts_dev *data, *hdr;
@@ -918,19 +955,22 @@ int vxts_header_restore(const char *device, const char *header, const char *back
 		free(buf);
 		return r;
 	}
-	r = vol_restore_guard(hdr, base, &b);
-	memcpy(buf + VXTS_HDR_COPY_SIZE, buf, VXTS_HDR_COPY_SIZE);
+	r = vol_restore_guard(hdr, base, &b, flags);
 	if (!r)
-		r = vxts_dev_rw(hdr, VXTS_IO_WRITE, buf, VOL_BACKUP_SIZE, base);
-	if (!r)
-		r = vxts_dev_sync(hdr);
+		r = vol_restore_write(hdr, base, buf);
 	if (r && !vxts_error_detail()[0])
 		vxts_err(r, "writing the header to %s failed (%d)", hdr->name, r);
 	if (hdr != data)
 		vxts_dev_close(hdr);
 	vxts_dev_close(data);
+	vxts_wipe(&b, sizeof(b));
 	free(buf);
 	return r;
+}
+
+int vxts_header_restore(const char *device, const char *header, const char *backup)
+{
+	return vxts_header_restore_flags(device, header, backup, 0);
 }
 
 /* ---- keys for dm-vxts ------------------------------------------------------------- */

@@ -282,11 +282,21 @@ int vxts_header_backup(struct vxts_volume *v, const char *path);
 
 /*
  * Writes the header in @backup over the header of @device (@header: detached
- * file, NULL = at the end). The backup must decode; if the present header
- * still decodes its UUID must match (else -EINVAL). Takes the same locks as a
- * read-write open. Restoring an old backup over a volume that was converted
- * since is refused (-EBUSY) unless the backup's state equals the present one.
+ * file, NULL = at the end): copy 2, sync, copy 1, sync, so a cut leaves one
+ * whole copy. The backup must decode; if the present header still decodes
+ * its UUID must match (else -EINVAL). Takes the same locks as a read-write
+ * open. Refused with -EBUSY:
+ *   - a backup taken mid-conversion (direction not none), unless
+ *     VXTS_RESTORE_FORCE: its boundary is right only if nothing was
+ *     converted since, which vxts cannot check when the live header is gone;
+ *   - if the present header decodes: a backup from before a re-key (key
+ *     generation differs) or whose conversion state differs from it.
+ * vxts_header_restore() is vxts_header_restore_flags(..., 0).
  */
+#define VXTS_RESTORE_FORCE	(1u << 0)
+
+int vxts_header_restore_flags(const char *device, const char *header, const char *backup,
+			      unsigned int flags);
 int vxts_header_restore(const char *device, const char *header, const char *backup);
 
 /* ---- keys for opening through dm-vxts -------------------------------- */
