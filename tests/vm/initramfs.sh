@@ -92,6 +92,17 @@ initrd_tools_copy() { # <root>
 		ln -s /usr/bin/kmod "$r/usr/sbin/$t"
 		echo "$t() { /usr/sbin/$t \"\$@\"; }" >> "$r/vxts/tools.sh"
 	done
+	initrd_vxts_copy "$r"
+}
+
+# The repo's userspace engine, when built: scenarios cross-check it against
+# the kernel target (what one encrypts, the other must read).
+initrd_vxts_copy() { # <root>
+	local vx
+	vx=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/vxts
+	[ -x "$vx" ] || return 0
+	install -m 0755 "$vx" "$1/usr/bin/vxts"
+	initrd_copy_libs "$1" "$vx"
 }
 
 initrd_module_copy() { # <root> <kver> <host .ko[.xz|.zst]>
