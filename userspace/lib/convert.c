@@ -492,8 +492,9 @@ static int conv_check_digest(struct conv *c, struct conv_win *w)
 	if (r)
 		return r;
 	if (!vxts_ct_equal(d, c->h->res_digest, 32))
-		return vxts_err(-EBADMSG, "resilience record of the interrupted window on %s does "
-				"not verify: refusing to touch data", c->x->hdr->name);
+		return vxts_err(-EUCLEAN, "resilience record of the interrupted window on %s does "
+				"not match the header (a stale header put back, or the header "
+				"area was edited): refusing to touch data", c->x->hdr->name);
 	return 0;
 }
 
@@ -557,8 +558,9 @@ static int conv_resolve_units(struct conv *c, struct conv_win *w)
 		if (!r)
 			r = conv_unmix_unit(c, w, xf, b, tmp, old, u * c->unit, tmp + c->unit);
 		if (r == 1)
-			r = vxts_err(-EIO, "data unit %llu (device byte %llu) of %s is neither the "
-				     "old nor the converted content: torn write, that unit is lost",
+			r = vxts_err(-ENOTRECOVERABLE, "data unit %llu (device byte %llu) of %s "
+				     "is neither the old nor the converted content, nor a mix of "
+				     "their sectors: torn write, that unit is lost",
 				     (unsigned long long)(at / c->unit),
 				     (unsigned long long)(c->h->data_offset + at), c->x->data->name);
 	}
@@ -582,14 +584,16 @@ static int conv_recover(struct conv *c, struct conv_win *w)
 	if (h->resilience == VXTS_RESILIENCE_JOURNAL) {
 		/* The journal holds the old window. */
 		if (h->res_len != w->len)
-			return vxts_err(-EBADMSG, "journal record length mismatch");
+			return vxts_err(-EUCLEAN, "journal record length does not match the "
+					"window on %s: refusing to touch data", c->x->hdr->name);
 		r = conv_pass_run(c, p);
 		if (r)
 			return vxts_err(r, "reading the journal on %s failed (%d)", c->x->hdr->name, r);
 		return conv_check_digest(c, w);
 	}
 	if (h->res_len != list)
-		return vxts_err(-EBADMSG, "checksum record length mismatch");
+		return vxts_err(-EUCLEAN, "checksum record length does not match the "
+				"window on %s: refusing to touch data", c->x->hdr->name);
 	r = vxts_dev_rw(c->x->hdr, VXTS_IO_READ, w->hashes, (list + 4095) & ~4095ULL, p.base);
 	if (r)
 		return vxts_err(r, "reading the checksum record on %s failed (%d)",

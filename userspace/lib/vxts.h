@@ -27,9 +27,18 @@
  *   -EBUSY    device/header in use (mounted, held, or another vxts holds the
  *             lock), or a conversion is in progress and forbids the call
  *   -EBADMSG  header corrupt (both copies bad, or authenticated state fails
- *             its MAC, or resilience record does not verify)
+ *             its MAC): `vxts header restore` from a backup is the remedy
+ *   -EUCLEAN  the resilience record of the interrupted window does not match
+ *             the (authentic) header: a stale header was put back (replayed
+ *             or restored) or the header area was edited. Nothing written.
+ *             Restoring an older backup does NOT help; keep the device as
+ *             is and investigate (the header may be older than the data)
+ *   -ENOTRECOVERABLE  checksum recovery found a data unit that is neither
+ *             old nor converted nor a sector mix of both (torn inside a
+ *             sector): that unit is lost and re-running cannot help; the
+ *             detail names it (restore it from a backup)
  *   -ENODATA  no vxts header there at all (foreign or empty)
- *   -EIO      read/write/sync error, or an unrecoverable torn data unit
+ *   -EIO      read/write/sync error: fix the device and re-run to resume
  *   -EINTR    stopped at a commit point (stop flag or progress callback):
  *             the volume is consistent, vxts_convert() resumes it
  *   -EINVAL   bad argument, or device geometry unsuitable (size not a
