@@ -10,17 +10,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/tests/lib/results.sh"
-
-VXTS=${VXTS:-$top/build/vxts}
-if [ ! -x "$VXTS" ]; then
-	vxts_report FAIL cli/build "no $VXTS: run make"
-	exit 1
-fi
-work=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-cli.XXXXXX" 2>/dev/null || mktemp -d)
-trap 'rm -rf "$work"' EXIT
-# a private copy: a concurrent `make` relinking build/vxts mid-run must not
-# turn into failed cases (unless tmpfs is noexec: then the original)
-cp "$VXTS" "$work/vxts" && "$work/vxts" help > /dev/null 2>&1 && VXTS=$work/vxts
+. "$top/tests/lib/scratch.sh"
+vxts_scratch cli
 all_out=$work/all-output.log
 keys=$work/volume-keys.txt
 : > "$all_out"
