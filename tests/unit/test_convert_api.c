@@ -638,8 +638,27 @@ static void blockdev_loop(void **state)
 struct hold_log {
 	uint64_t off, len, expect, data_size;
 	bool held;
-	int holds, releases, violations;
+	int holds, releases, violations, early;
+	struct fx *f;
 };
+
+/*
+ * At release the target starts serving the window as converted (new writes
+ * land there): the header on disk must already name no window at or before
+ * it, or a crash would make recovery rebuild the window over those writes.
+ */
+static bool t_header_past(struct fx *f, uint64_t end)
+{
+	struct vxts_header h[2];
+	char why[96];
+	int best = -1;
+
+	for (int i = 0; i < 2; i++)
+		if (!vxts_hdr_decode(fx_area(f) + i * VXTS_HDR_COPY_SIZE, &h[i], why, sizeof(why)) &&
+		    (best < 0 || h[i].seq > h[best].seq))
+			best = i;
+	return best >= 0 && h[best].boundary >= end && (!h[best].win_len || h[best].win_off >= end);
+}
 
 static int t_hold(void *ctx, uint64_t off, uint64_t len)
 {
@@ -660,6 +679,8 @@ static int t_release(void *ctx, uint64_t off, uint64_t len, uint64_t boundary)
 
 	if (!l->held || off != l->off || len != l->len || boundary != off + len)
 		l->violations++;
+	if (!t_header_past(l->f, off + len))
+		l->early++;
 	l->held = false;
 	l->expect = off + len;
 	l->releases++;
@@ -681,11 +702,11 @@ static void t_observe(void *ctx, struct vxts_dev *d, enum vxts_io_op op, uint64_
 static void held_windows(void **state)
 {
 	struct vxts_convert_opts co = t_co(VXTS_RESILIENCE_JOURNAL);
-	struct hold_log log = { .data_size = T_DATA };
+	struct fx f;
+	struct hold_log log = { .data_size = T_DATA, .f = &f };
 	struct vxts_conv_hold hold = { t_hold, t_release, &log };
 	struct vxts_volume *v;
 	struct vxts_info in;
-	struct fx f;
 
 	t_setup(&f, 24);
 	v = t_open(&f, &f.kek);
@@ -697,16 +718,18 @@ static void held_windows(void **state)
 	assert_int_not_equal(vxts_convert_held(v, &co, &hold), 0);
 	vxts_close(v);
 	assert_int_equal(log.violations, 0);
+	assert_int_equal(log.early, 0);
 	fault_ctl_reset(&f.ctl);
 	f.ctl.fail_at = 0;
 	v = t_open(&f, &f.kek);
 	vxts_info(v, &in);
 	assert_true(in.window_size > 0);
-	log = (struct hold_log){ .data_size = T_DATA, .expect = in.window_offset };
+	log = (struct hold_log){ .data_size = T_DATA, .expect = in.window_offset, .f = &f };
 	assert_int_equal(vxts_convert_held(v, &co, &hold), 0);
 	vxts_close(v);
 	f.ctl.observe = NULL;
 	assert_int_equal(log.violations, 0);
+	assert_int_equal(log.early, 0);
 	assert_int_equal(log.holds, log.releases);
 	assert_int_equal(log.expect, T_DATA);
 	assert_int_equal(log.holds, (T_DATA - in.window_offset) / (64 << 10));

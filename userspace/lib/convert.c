@@ -893,6 +893,26 @@ static int conv_reconcile(struct conv *c)
 			    c->x->hdr->name, r) : 0;
 }
 
+/*
+ * Online only: the target serves a released window as converted, so new
+ * writes land there. Recovery must never rebuild it after that (a journal
+ * would put the old content back over them), so before the release the
+ * header must name no window at or before it: commit "boundary past @w, no
+ * window in flight". Offline nothing writes behind the engine, and the next
+ * window's commit moves the boundary at no extra cost.
+ */
+static int conv_release_after_commit(struct conv *c, struct conv_win *w)
+{
+	int r = 0;
+
+	if (c->x->hold) {
+		conv_clear_window(c->h);
+		c->h->boundary = w->off + w->len;
+		r = conv_commit(c, c->x->mac_cur);
+	}
+	return r ? r : conv_release(c, w);
+}
+
 /* Hold (online) and read the old content of @w. */
 static int conv_fetch(struct conv *c, struct conv_win *w)
 {
@@ -911,7 +931,7 @@ static int conv_loop(struct conv *c)
 	struct vxts_header *h = c->h;
 	struct conv_win *w = &c->win[0], *next;
 	uint64_t start = h->win_len ? h->win_off : h->boundary;
-	bool ahead = !c->x->hold, asked = false;
+	bool ahead = !c->x->hold, asked = false, recovered = h->win_len;
 	double t0 = conv_now();
 	int r;
 
@@ -925,14 +945,14 @@ static int conv_loop(struct conv *c)
 		if (!r)
 			r = conv_apply(c, w, NULL);
 		if (!r)
-			r = conv_release(c, w);
+			r = conv_release_after_commit(c, w);
 	} else {
 		conv_win_set(w, 0, h->boundary);
 		r = conv_reconcile(c);
 	}
 	if (r)
 		return r;
-	if (h->win_len && conv_should_stop(c, w->off + w->len, &asked))
+	if (recovered && conv_should_stop(c, w->off + w->len, &asked))
 		return conv_stop(c, w->off + w->len);
 	r = conv_next(c, w, &next);
 	if (!r && next && __atomic_load_n(&conv_stop_flag, __ATOMIC_RELAXED))
@@ -945,7 +965,7 @@ static int conv_loop(struct conv *c)
 		if (!r)
 			r = conv_window(c, w, ahead ? next : NULL);
 		if (!r)
-			r = conv_release(c, w);
+			r = conv_release_after_commit(c, w);
 		if (r)
 			return r;
 		conv_throttle(c, w->off + w->len - start, t0);
