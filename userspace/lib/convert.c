@@ -883,12 +883,16 @@ static int conv_release(struct conv *c, struct conv_win *w)
  * commit then tore copy 1, the loader would fall back to a copy whose record
  * is gone. So before this run writes anything (but after recovery verified
  * the record: a forged one must leave the disk untouched) both copies are
- * made equal. The newest copy is never rewritten, so a crash here is safe.
+ * made to hold the state the run starts from (copy 2 first: a crash here
+ * leaves one copy naming it or the state before, both recoverable). This
+ * also covers a run resumed on a handle whose last commit failed half-way.
  */
 static int conv_reconcile(struct conv *c)
 {
-	int r = vxts_hdr_reconcile(c->x->hdr, c->x->hdr_base);
+	int r = vxts_hdr_reconcile(c->x->hdr, c->x->hdr_base, c->h, c->x->mac_cur);
 
+	if (!r)
+		*c->x->h = *c->h;
 	return r ? vxts_err(r, "cannot make both header copies on %s agree (%d)",
 			    c->x->hdr->name, r) : 0;
 }

@@ -343,36 +343,50 @@ int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 	return r;
 }
 
-/*
- * Byte-copies the newest valid copy over the other one when they differ.
- * The newest copy is never written, so a crash here leaves it in place; the
- * stale one is replaced by an identical twin (same seq), never by anything
- * newer than what the newest copy says.
- */
-int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base)
+/* Highest seq of a valid copy in @buf (both copies), 0 if none. */
+static uint64_t hdr_max_seq(const uint8_t *buf)
 {
-	uint8_t *buf = aligned_alloc(4096, 2 * VXTS_HDR_COPY_SIZE);
-	struct vxts_header c[2];
+	struct vxts_header c;
+	uint64_t seq = 0;
 	char why[96];
-	int ok[2], best, r;
+
+	for (int i = 0; i < 2; i++)
+		if (!vxts_hdr_decode(buf + i * VXTS_HDR_COPY_SIZE, &c, why, sizeof(why)) &&
+		    c.seq > seq)
+			seq = c.seq;
+	vxts_wipe(&c, sizeof(c));
+	return seq;
+}
+
+int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
+		       const uint8_t mac_key[32])
+{
+	uint8_t *buf = aligned_alloc(4096, 3 * VXTS_HDR_COPY_SIZE);
+	uint8_t *mine = buf + 2 * VXTS_HDR_COPY_SIZE;
+	uint64_t seq;
+	int r;
 
 	if (!buf)
 		return -ENOMEM;
 	r = vxts_dev_rw(d, VXTS_IO_READ, buf, 2 * VXTS_HDR_COPY_SIZE, base);
-	for (int i = 0; !r && i < 2; i++)
-		ok[i] = !vxts_hdr_decode(buf + i * VXTS_HDR_COPY_SIZE, &c[i], why, sizeof(why));
-	if (!r && !ok[0] && !ok[1])
-		r = -EBADMSG;
-	if (!r) {
-		best = !ok[0] || (ok[1] && c[1].seq > c[0].seq);
-		if (memcmp(buf, buf + VXTS_HDR_COPY_SIZE, VXTS_HDR_COPY_SIZE)) {
-			r = vxts_dev_rw(d, VXTS_IO_WRITE, buf + best * VXTS_HDR_COPY_SIZE,
-					VXTS_HDR_COPY_SIZE, base + (uint64_t)!best * VXTS_HDR_COPY_SIZE);
-			if (!r)
-				r = vxts_dev_sync(d);
-		}
+	if (!r)
+		r = vxts_hdr_encode(h, NULL, mine);
+	if (r || (!memcmp(buf, mine, VXTS_HDR_COPY_SIZE) &&
+		  !memcmp(buf + VXTS_HDR_COPY_SIZE, mine, VXTS_HDR_COPY_SIZE)))
+		goto out;
+	/* Outrank every copy on disk, whatever state it names. */
+	seq = hdr_max_seq(buf);
+	h->seq = (h->seq > seq ? h->seq : seq) + 1;
+	r = vxts_hdr_encode(h, mac_key, mine);
+	if (!r)
+		memcpy(h->mac, mine + HO_MAC, 32);
+	for (int i = 1; !r && i >= 0; i--) {
+		r = vxts_dev_rw(d, VXTS_IO_WRITE, mine, VXTS_HDR_COPY_SIZE,
+				base + (uint64_t)i * VXTS_HDR_COPY_SIZE);
+		if (!r)
+			r = vxts_dev_sync(d);
 	}
-	vxts_wipe(c, sizeof(c));
+out:
 	free(buf);
 	return r;
 }

@@ -128,13 +128,16 @@ int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 		    const uint8_t mac_key[32]);
 
 /*
- * Makes both copies equal to the newest valid one (it is copied byte for
- * byte over the other; it is itself never rewritten). A crash can leave the
- * copies naming different windows; the next window's record then reuses the
- * slot the stale copy names, and a torn commit later would fall back to a
- * copy whose record is gone. Conversion runs call this before any write.
- * -EBADMSG if neither copy is valid, -EIO.
+ * Makes both copies hold @h (the state the caller runs from: the newest
+ * valid copy when it was just loaded) unless they already do. A crash can
+ * leave the copies naming different windows; the next window's record then
+ * reuses the slot the stale copy names, and a later torn commit would fall
+ * back to a copy whose record is gone. Written copy 2 first, then copy 1,
+ * with a seq above every copy on disk: a cut in copy 2 leaves copy 1 as it
+ * was, a cut in copy 1 leaves copy 2 holding @h. Conversion runs call this
+ * before their first write.
  */
-int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base);
+int vxts_hdr_reconcile(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
+		       const uint8_t mac_key[32]);
 
 #endif
