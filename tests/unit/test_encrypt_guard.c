@@ -153,6 +153,46 @@ static void ext4_accepted(void **state)
 	fx_free(&f);
 }
 
+/* A hand-made MBR with one Linux partition over random data. */
+static void g_write_mbr(const char *path)
+{
+	uint8_t mbr[512] = { 0 };
+	uint8_t *e = mbr + 446;
+	int fd = open(path, O_WRONLY);
+
+	e[4] = 0x83;				/* Linux */
+	e[8] = 0x00, e[9] = 0x08;		/* first LBA 2048 */
+	e[12] = 0x00, e[13] = 0x20;		/* 8192 sectors */
+	mbr[510] = 0x55;
+	mbr[511] = 0xaa;
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, mbr, sizeof(mbr), 0), (ssize_t)sizeof(mbr));
+	close(fd);
+}
+
+/* Other evidence than a filesystem: a partition table, a swap signature. */
+static void other_signatures_accepted(void **state)
+{
+	char dev[512], hdr[512], cmd[1200];
+	struct vxts_format_opts o = { .plaintext = true, .header = g_path(hdr, "o.hdr") };
+	struct fx f;
+
+	fx_init(&f, 4096, 4096, false, 6);
+	g_random_file(g_path(dev, "o.img"), G_DATA, G_DATA, 6);
+	g_write_mbr(dev);
+	assert_int_equal(vxts_format(dev, &o, &f.kek), 0);
+	unlink(hdr);
+	g_random_file(dev, G_DATA, G_DATA, 6);
+	snprintf(cmd, sizeof(cmd), "mkswap %s >/dev/null 2>&1", dev);
+	if (!system("command -v mkswap >/dev/null 2>&1")) {
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(vxts_format(dev, &o, &f.kek), 0);
+	}
+	unlink(hdr);
+	unlink(dev);
+	fx_free(&f);
+}
+
 /* An at-end volume encrypted again with --header: refused even forced. */
 static void end_header_refused_with_force(void **state)
 {
@@ -218,6 +258,7 @@ int main(void)
 		cmocka_unit_test(random_refused_without_force),
 		cmocka_unit_test(luks_signature_refused),
 		cmocka_unit_test(ext4_accepted),
+		cmocka_unit_test(other_signatures_accepted),
 		cmocka_unit_test(end_header_refused_with_force),
 		cmocka_unit_test(grown_device_refused),
 	};
