@@ -485,7 +485,7 @@ t_json() {
 t_exit_codes_documented() {
 	local n doc=$top/docs/CLI.md
 	vx help
-	for n in 0 1 2 3 4 5 6 7 8 9 10 11 12 13; do
+	for n in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 		grep -Eq "^ *$n  " "$work/out" || { why="vxts help lacks exit code $n"; return 1; }
 		grep -Eq "^\| *$n *\|" "$doc" || { why="docs/CLI.md lacks exit code $n"; return 1; }
 	done

@@ -33,6 +33,8 @@ enum cli_exit {
 	CLI_EXIT_STATE = 11,		/* volume in a state that forbids the verb */
 	CLI_EXIT_NOT_PLAIN = 12,	/* encrypt: nothing proves the device is plaintext */
 	CLI_EXIT_VXTS_THERE = 13,	/* encrypt: a vxts header is already on the device */
+	CLI_EXIT_RECORD = 14,		/* resilience record does not match the header */
+	CLI_EXIT_UNIT_LOST = 15,	/* recovery found a data unit torn beyond repair */
 };
 
 /* Option ids: index into cli_opt_table[] (opts.c). */

@@ -71,6 +71,8 @@ static const char *const cli_exit_help[] = {
 	" 11  volume is in a state that forbids the verb (e.g. decrypt while re-keying)",
 	" 12  encrypt: no filesystem or partition signature shows the device is plaintext",
 	" 13  encrypt: the device already carries a vxts header (check --header)",
+	" 14  the interrupted window's resilience record does not match the header",
+	" 15  recovery found a data unit torn beyond repair (named in the message)",
 	NULL,
 };
 

@@ -99,6 +99,8 @@ int cli_exit_code(int r)
 	case ENOKEY: return CLI_EXIT_NO_KEY;
 	case EMEDIUMTYPE: return CLI_EXIT_NOT_PLAIN;
 	case EEXIST: return CLI_EXIT_VXTS_THERE;
+	case EUCLEAN: return CLI_EXIT_RECORD;
+	case ENOTRECOVERABLE: return CLI_EXIT_UNIT_LOST;
 	default: return CLI_EXIT_FAIL;
 	}
 }
@@ -120,6 +122,8 @@ const char *cli_exit_name(int code)
 		[CLI_EXIT_STATE] = "wrong_state",
 		[CLI_EXIT_NOT_PLAIN] = "not_plaintext",
 		[CLI_EXIT_VXTS_THERE] = "vxts_header_present",
+		[CLI_EXIT_RECORD] = "record_mismatch",
+		[CLI_EXIT_UNIT_LOST] = "data_unit_lost",
 	};
 
 	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])) ||

@@ -30,6 +30,8 @@ static const char *cli_fix(int code)
 	case CLI_EXIT_INTERRUPTED: return "re-run the same command to resume";
 	case CLI_EXIT_NO_VOLUME: return "wrong device, or give the right --header PATH";
 	case CLI_EXIT_STATE: return "see `vxts status`";
+	case CLI_EXIT_RECORD: return "do not restore an older header backup: keep the device as it is and compare the header with your latest backup";
+	case CLI_EXIT_UNIT_LOST: return "restore the named data unit from a backup; re-running cannot recover it";
 	default: return NULL;
 	}
 }
