@@ -57,7 +57,8 @@ int cli_cmd_header_restore(const struct cli_opts *o)
 		return cli_fail(o, "header restore", o->pos[0], -ECANCELED,
 				CLI_EXIT_USAGE);
 	}
-	r = vxts_header_restore(o->pos[0], o->header, o->pos[1]);
+	r = vxts_header_restore_flags(o->pos[0], o->header, o->pos[1],
+				      o->force ? VXTS_RESTORE_FORCE : 0);
 	if (r)
 		return cli_fail(o, "header restore", o->pos[0], r,
 				r == -EINVAL ? CLI_EXIT_FAIL : 0);

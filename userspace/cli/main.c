@@ -50,7 +50,7 @@ static const struct cli_verb cli_verbs[] = {
 	  "list keyslots and their KEK types", cli_cmd_keyslot_list },
 	{ "header backup", "DEVICE FILE", 2, 2, O_COMMON,
 	  "copy the header to FILE (keys stay wrapped)", cli_cmd_header_backup },
-	{ "header restore", "DEVICE FILE", 2, 2, O_COMMON | OPT_BIT(OPT_YES),
+	{ "header restore", "DEVICE FILE", 2, 2, O_COMMON | OPT_BIT(OPT_YES) | OPT_BIT(OPT_FORCE),
 	  "write a header backup from FILE back to DEVICE", cli_cmd_header_restore },
 };
 

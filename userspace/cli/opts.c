@@ -58,7 +58,7 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_RATE_LIMIT] = { "rate-limit", "BYTES",
 		"convert at most BYTES per second (suffix K, M, G allowed)" },
 	[OPT_FORCE] = { "force", NULL,
-		"encrypt even if no filesystem or partition signature shows plaintext" },
+		"encrypt: even if no signature shows plaintext; header restore: a mid-conversion backup" },
 	[OPT_WINDOW_SIZE] = { "window-size", "BYTES",
 		"bytes converted between two commit points (default: checksum 64M, journal 4M)" },
 	[OPT_INTERVAL] = { "interval", "MS",
