@@ -47,7 +47,7 @@ pkgs=(
 	# VM harness and guest tools
 	busybox-static dmsetup cryptsetup-bin fio keyutils e2fsprogs xfsprogs util-linux
 	# userspace engine
-	liburing-dev libssl-dev libargon2-dev libblkid-dev libcryptsetup-dev libcmocka-dev
+	liburing-dev libssl-dev libargon2-dev libblkid-dev libcmocka-dev
 	openssl xxd
 )
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
