@@ -51,28 +51,11 @@ static const struct vxts_convert_opts *t_opts(enum vxts_resilience res)
 	return &o;
 }
 
-/*
- * open + unlock + start + convert: what one `vxts <verb>` run does. A resumed
- * run may find the job already done (the crash hit the last sync): -EALREADY
- * from the start is then success, as it is for the idempotent CLI.
- */
+/* One `vxts <verb>` run; a resumed one may find the job already done. */
 static int t_run(struct fx *f, enum vxts_direction dir, enum vxts_resilience res,
 		 bool resume)
 {
-	struct vxts_volume *v;
-	int r = fx_attach(f, &v);
-
-	if (r)
-		return r;
-	r = vxts_unlock(v, &f->kek);
-	if (!r)
-		r = vxts_convert_start(v, dir, t_opts(res), &f->kek, 1);
-	if (!r)
-		r = vxts_convert(v, t_opts(res));
-	else if (r == -EALREADY && resume)
-		r = 0;
-	vxts_close(v);
-	return r;
+	return fx_run(f, dir, t_opts(res), resume);
 }
 
 /* The volume is finished for @dir and holds the original plaintext. */

@@ -31,20 +31,7 @@ static const struct vxts_convert_opts d_opts = {
 
 static int d_run(struct fx *f)
 {
-	struct vxts_volume *v;
-	int r = fx_attach(f, &v);
-
-	if (r)
-		return r;
-	r = vxts_unlock(v, &f->kek);
-	if (!r)
-		r = vxts_convert_start(v, VXTS_DIR_ENCRYPT, &d_opts, NULL, 0);
-	if (!r)
-		r = vxts_convert(v, &d_opts);
-	else if (r == -EALREADY)
-		r = 0;		/* the crash came after the final commit */
-	vxts_close(v);
-	return r;
+	return fx_run(f, VXTS_DIR_ENCRYPT, &d_opts, true);
 }
 
 /* Power cut at op @op (a torn write with @tear); false if the run ended first. */

@@ -29,20 +29,7 @@ static const struct vxts_convert_opts s_opts = {
 
 static int s_run(struct fx *f, enum vxts_direction dir)
 {
-	struct vxts_volume *v;
-	int r = fx_attach(f, &v);
-
-	if (r)
-		return r;
-	r = vxts_unlock(v, &f->kek);
-	if (!r)
-		r = vxts_convert_start(v, dir, &s_opts, &f->kek, 1);
-	if (!r)
-		r = vxts_convert(v, &s_opts);
-	else if (r == -EALREADY)
-		r = 0;		/* the cut came after the final commit */
-	vxts_close(v);
-	return r;
+	return fx_run(f, dir, &s_opts, true);
 }
 
 static bool s_plain_ok(struct fx *f, bool encrypted)

@@ -2,6 +2,7 @@
 /*
  * vol_fixture: memory images for volume tests (see vol_fixture.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,4 +132,23 @@ void fx_plain_sha(struct fx *f, bool encrypted, const uint8_t *key, uint32_t uni
 	}
 	vxts_sha256(out, p, f->data_size);
 	free(p);
+}
+
+int fx_run(struct fx *f, enum vxts_direction dir, const struct vxts_convert_opts *o,
+	   bool done_ok)
+{
+	struct vxts_volume *v;
+	int r = fx_attach(f, &v);
+
+	if (r)
+		return r;
+	r = vxts_unlock(v, &f->kek);
+	if (!r)
+		r = vxts_convert_start(v, dir, o, &f->kek, 1);
+	if (!r)
+		r = vxts_convert(v, o);
+	else if (r == -EALREADY && done_ok)
+		r = 0;
+	vxts_close(v);
+	return r;
 }

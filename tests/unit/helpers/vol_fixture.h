@@ -37,6 +37,15 @@ uint64_t fx_image_size(const struct fx *f);
 int fx_attach(struct fx *f, struct vxts_volume **out);
 int fx_format(struct fx *f, const struct vxts_format_opts *o);
 
+/*
+ * One `vxts <verb>` run over the fixture: open, unlock with f->kek, start
+ * (a re-key seals the new DEK for f->kek) and convert. A start that finds the
+ * job already done (the crash came after the final commit) is a success when
+ * @done_ok, as it is for the idempotent CLI.
+ */
+int fx_run(struct fx *f, enum vxts_direction dir, const struct vxts_convert_opts *o,
+	   bool done_ok);
+
 void fx_snapshot(struct fx *f);
 void fx_restore(struct fx *f);
 
