@@ -80,8 +80,10 @@ static void cli_status_text(const struct cli_opts *o, const struct vxts_info *in
 	} else if (running) {
 		printf(", a vxts is working on it\n");
 	} else {
-		printf(", stopped: re-run `vxts %s %s` to resume\n",
-		       vxts_direction_name(in->direction), o->pos[0]);
+		/* the exact command, or the operator re-runs it without --header */
+		printf(", stopped: re-run `vxts %s %s%s%s` with its key option to resume\n",
+		       vxts_direction_name(in->direction), o->pos[0],
+		       o->header ? " --header " : "", o->header ? o->header : "");
 	}
 	printf("  resilience %s, window %llu+%llu\n",
 	       vxts_resilience_name(in->resilience),
