@@ -61,6 +61,21 @@ static int c_resume(struct fx *f)
 	return r == -EALREADY ? 0 : r;
 }
 
+
+/* An encrypted volume with a re-key recorded as started, snapshotted. */
+static void c_rekey_started(struct fx *f)
+{
+	struct vxts_format_opts o = { .plaintext = true };
+	struct vxts_volume *v;
+
+	assert_int_equal(fx_format(f, &o), 0);
+	v = c_open(f, false);
+	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &c_opts, NULL, 0), 0);
+	assert_int_equal(vxts_convert(v, &c_opts), 0);
+	assert_int_equal(vxts_convert_start(v, VXTS_DIR_REENCRYPT, &c_opts, &f->kek2, 1), 0);
+	vxts_close(v);
+	fx_snapshot(f);
+}
 /* Fresh open: finished, and the data decrypts to the original. */
 static bool c_intact(struct fx *f, char *why, size_t len)
 {
@@ -88,20 +103,13 @@ static bool c_intact(struct fx *f, char *why, size_t len)
 
 static void rekey_failed_commit_same_handle(void **state)
 {
-	struct vxts_format_opts o = { .plaintext = true };
 	struct vxts_volume *v;
 	int tried = 0, bad = 0, r;
 	char why[256];
 	struct fx f;
 
 	fx_init(&f, C_DATA, C_AREA, false, 61);
-	assert_int_equal(fx_format(&f, &o), 0);
-	v = c_open(&f, false);
-	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &c_opts, NULL, 0), 0);
-	assert_int_equal(vxts_convert(v, &c_opts), 0);
-	assert_int_equal(vxts_convert_start(v, VXTS_DIR_REENCRYPT, &c_opts, &f.kek2, 1), 0);
-	vxts_close(v);
-	fx_snapshot(&f);
+	c_rekey_started(&f);
 	for (long n = 1;; n++) {
 		fx_restore(&f);
 		fault_ctl_reset(&f.ctl);
@@ -139,7 +147,6 @@ static void rekey_failed_commit_same_handle(void **state)
  */
 static void c_failed_then_crash(enum vxts_resilience res)
 {
-	struct vxts_format_opts o = { .plaintext = true };
 	struct vxts_volume *v;
 	int tried = 0, bad = 0, r;
 	char why[256];
@@ -147,13 +154,7 @@ static void c_failed_then_crash(enum vxts_resilience res)
 
 	c_opts.resilience = res;
 	fx_init(&f, C_DATA, C_AREA, false, 62);
-	assert_int_equal(fx_format(&f, &o), 0);
-	v = c_open(&f, false);
-	assert_int_equal(vxts_convert_start(v, VXTS_DIR_ENCRYPT, &c_opts, NULL, 0), 0);
-	assert_int_equal(vxts_convert(v, &c_opts), 0);
-	assert_int_equal(vxts_convert_start(v, VXTS_DIR_REENCRYPT, &c_opts, &f.kek2, 1), 0);
-	vxts_close(v);
-	fx_snapshot(&f);
+	c_rekey_started(&f);
 	for (long n = 1;; n++) {
 		bool more = true;
 
