@@ -61,7 +61,6 @@ static int c_resume(struct fx *f)
 	return r == -EALREADY ? 0 : r;
 }
 
-
 /* An encrypted volume with a re-key recorded as started, snapshotted. */
 static void c_rekey_started(struct fx *f)
 {
