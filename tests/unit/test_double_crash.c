@@ -52,6 +52,19 @@ static bool d_crash_at(struct fx *f, long op, bool tear)
 }
 
 /* Both copies decode but name different windows. */
+/* Two nested snapshots of the whole image (data, then header area). */
+static void d_save(const struct fx *f, uint8_t *snap)
+{
+	memcpy(snap, f->data, D_DATA);
+	memcpy(snap + D_DATA, f->hdr, D_AREA);
+}
+
+static void d_load(struct fx *f, const uint8_t *snap)
+{
+	memcpy(f->data, snap, D_DATA);
+	memcpy(f->hdr, snap + D_DATA, D_AREA);
+}
+
 static bool d_copies_disagree(struct fx *f)
 {
 	struct vxts_header h[2];
@@ -106,21 +119,17 @@ static void journal_double_crash(void **state)
 
 	fx_init(&f, D_DATA, D_AREA, false, 11);
 	assert_int_equal(fx_format(&f, &o), 0);
-	memcpy(s0, f.data, D_DATA);
-	memcpy(s0 + D_DATA, f.hdr, D_AREA);
+	d_save(&f, s0);
 	for (long n1 = 1; n1 < D_MAX_OPS; n1++) {
-		memcpy(f.data, s0, D_DATA);
-		memcpy(f.hdr, s0 + D_DATA, D_AREA);
+		d_load(&f, s0);
 		if (!d_crash_at(&f, n1, false))
 			break;
 		if (!d_copies_disagree(&f))
 			continue;
 		disagree++;
-		memcpy(s1, f.data, D_DATA);
-		memcpy(s1 + D_DATA, f.hdr, D_AREA);
+		d_save(&f, s1);
 		for (long n2 = 1; n2 < D_MAX_OPS; n2++) {
-			memcpy(f.data, s1, D_DATA);
-			memcpy(f.hdr, s1 + D_DATA, D_AREA);
+			d_load(&f, s1);
 			if (!d_crash_at(&f, n2, true))
 				break;
 			tried++;
