@@ -49,6 +49,12 @@ pkgs=(
 	# userspace engine
 	liburing-dev libssl-dev libargon2-dev libblkid-dev libcmocka-dev
 	openssl xxd
+	# online conversion: device-mapper from the CLI, LVM takeover in the VM
+	libdevmapper-dev lvm2
+	# customer-managed keys: PKCS#11 through p11-kit, SoftHSM2 for the tests
+	libp11-kit-dev p11-kit softhsm2 opensc
+	# fuzzing (libFuzzer + ASan/UBSan runtimes), test and bench tooling
+	clang libclang-rt-14-dev jq gnuplot-nox
 )
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 # QEMU 10 from backports (7.2 in bookworm works too, but is slower under TCG).
