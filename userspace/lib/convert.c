@@ -839,13 +839,18 @@ static void conv_throttle(struct conv *c, uint64_t bytes, double t0)
  */
 static int conv_next(struct conv *c, struct conv_win *w, struct conv_win **next)
 {
+	const struct vxts_conv_hold *hd = c->x->hold;
 	struct conv_win *n = &c->win[w == &c->win[0]];
-	uint64_t off = w->off + w->len;
+	uint64_t off = w->off + w->len, len = c->window;
 
 	*next = NULL;
 	if (off >= c->h->data_size)
 		return 0;
-	conv_win_set(n, off, conv_min(c->window, c->h->data_size - off));
+	if (hd && hd->next_len) {
+		len = hd->next_len(hd->ctx, off, c->window) / c->unit * c->unit;
+		len = len < c->unit ? c->unit : conv_min(len, c->window);
+	}
+	conv_win_set(n, off, conv_min(len, c->h->data_size - off));
 	if (vxts_random(n->nonce, sizeof(n->nonce)))
 		return vxts_err(-EIO, "no randomness for the record nonce");
 	*next = n;

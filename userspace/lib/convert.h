@@ -26,6 +26,13 @@ struct vxts_conv_hold {
 	int (*hold)(void *ctx, uint64_t off, uint64_t len);
 	/* @boundary: data bytes now converted and durable */
 	int (*release)(void *ctx, uint64_t off, uint64_t len, uint64_t boundary);
+	/*
+	 * Optional: the length of the window that starts at @off (the engine
+	 * rounds it down to the data unit and clamps it to [unit, @max]), so
+	 * an online driver can size windows to a hold-time target. Asked when
+	 * the window is planned, i.e. before the previous one is released.
+	 */
+	uint64_t (*next_len)(void *ctx, uint64_t off, uint64_t max);
 	void *ctx;
 };
 
