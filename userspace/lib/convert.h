@@ -26,6 +26,8 @@ struct vxts_conv_hold {
 	int (*hold)(void *ctx, uint64_t off, uint64_t len);
 	/* @boundary: data bytes now converted and durable */
 	int (*release)(void *ctx, uint64_t off, uint64_t len, uint64_t boundary);
+	void *ctx;
+	/* after ctx: positional initializers of the first three stay valid */
 	/*
 	 * Optional: the length of the window that starts at @off (the engine
 	 * rounds it down to the data unit and clamps it to [unit, @max]), so
@@ -33,7 +35,6 @@ struct vxts_conv_hold {
 	 * the window is planned, i.e. before the previous one is released.
 	 */
 	uint64_t (*next_len)(void *ctx, uint64_t off, uint64_t max);
-	void *ctx;
 };
 
 struct vxts_conv_ctx {
