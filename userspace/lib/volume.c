@@ -156,12 +156,13 @@ static int vol_lock(struct vxts_dev *d)
 	return 0;
 }
 
-static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
+/* @excl: O_EXCL on a block device (off only for VXTS_OPEN_SHARED). */
+static int vol_open_dev_excl(const char *path, bool rw, bool excl, struct vxts_dev **out)
 {
 	int r;
 
 	*out = NULL;
-	r = vxts_dev_uring_open(path, rw, rw, VOL_QUEUE_DEPTH, out);
+	r = vxts_dev_uring_open(path, rw, excl, VOL_QUEUE_DEPTH, out);
 	if (r)
 		*out = NULL;
 	if (r == -EBUSY)
@@ -174,6 +175,11 @@ static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
 		*out = NULL;
 	}
 	return r;
+}
+
+static int vol_open_dev(const char *path, bool rw, struct vxts_dev **out)
+{
+	return vol_open_dev_excl(path, rw, rw, out);
 }
 
 /* The header device of an open data device: itself for an end header. */
@@ -193,10 +199,10 @@ static int vol_open_hdr(struct vxts_dev *data, const char *header, bool rw,
 }
 
 /* Data device + header device (same device for an end header). */
-static int vol_open_pair(const char *device, const char *header, bool rw,
+static int vol_open_pair(const char *device, const char *header, bool rw, bool excl,
 			 struct vxts_dev **data, struct vxts_dev **hdr, uint64_t *base)
 {
-	int r = vol_open_dev(device, rw, data);
+	int r = vol_open_dev_excl(device, rw, rw && excl, data);
 
 	if (!r)
 		r = vol_open_hdr(*data, header, rw, hdr, base);
@@ -216,7 +222,7 @@ int vxts_open(const char *device, const char *header, unsigned int flags,
 	int r;
 
 	vxts_err_clear();
-	r = vol_open_pair(device, header, !ro, &data, &hdr, &base);
+	r = vol_open_pair(device, header, !ro, !(flags & VXTS_OPEN_SHARED), &data, &hdr, &base);
 	return r ? r : vxts_volume_attach(data, hdr, base, ro, out);
 }
 
@@ -770,6 +776,29 @@ int vxts_convert(struct vxts_volume *v, const struct vxts_convert_opts *o)
 	return vxts_convert_held(v, o, NULL);
 }
 
+static int vol_stop_now(uint64_t done, uint64_t total, void *ctx)
+{
+	return 1;
+}
+
+/*
+ * The engine recovers the window in flight first and then asks its progress
+ * callback whether to go on: "no" commits "boundary past the window, no
+ * window" and returns -EINTR, which is exactly a recovery and nothing more.
+ */
+int vxts_recover(struct vxts_volume *v)
+{
+	const struct vxts_convert_opts o = { .progress = vol_stop_now };
+	int r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (r || !v->h.win_len || v->h.direction == VXTS_DIR_NONE)
+		return r;
+	r = vxts_convert_held(v, &o, NULL);
+	return r == -EINTR ? 0 : r;
+}
+
 /* ---- keyslots ------------------------------------------------------------------- */
 
 int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
@@ -950,7 +979,7 @@ int vxts_header_restore_flags(const char *device, const char *header, const char
 		return -ENOMEM;
 	r = vol_read_backup(backup, buf, &b);
 	if (!r)
-		r = vol_open_pair(device, header, true, &data, &hdr, &base);
+		r = vol_open_pair(device, header, true, true, &data, &hdr, &base);
 	if (r) {
 		free(buf);
 		return r;

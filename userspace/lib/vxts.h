@@ -148,6 +148,9 @@ int vxts_format(const char *device, const struct vxts_format_opts *o,
 /* ---- open / unlock / close ------------------------------------------- */
 
 #define VXTS_OPEN_READONLY	(1u << 0)	/* info/backup only: no lock, no writes */
+#define VXTS_OPEN_SHARED	(1u << 1)	/* read-write without O_EXCL (flock still taken):
+						 * the device is under a dm mapping the caller
+						 * drives (online conversion, docs/ONLINE.md) */
 
 /*
  * Opens @device with its header in @header (NULL = at the end of the device)
@@ -321,5 +324,123 @@ enum vxts_key_which {
  */
 int vxts_volume_key(struct vxts_volume *v, enum vxts_key_which which,
 		    uint8_t key[VXTS_KEY_BYTES]);
+
+/* ---- online conversion through dm-vxts (docs/ONLINE.md) --------------- */
+
+/*
+ * Recovers the window a crash interrupted (if the header names one) while
+ * nothing else can write the device (opened with O_EXCL, nothing mapped),
+ * and commits "boundary past it, no window in flight". 0 if there was none.
+ * `vxts open` runs it before a partially converted volume is mapped.
+ */
+int vxts_recover(struct vxts_volume *v);
+
+/* What dm-vxts reports about a mapping (`dmsetup status`), in sectors. */
+struct vxts_online_kstate {
+	bool is_vxts;			/* target type vxts (else linear or other) */
+	enum vxts_direction dir;	/* NONE: a plain vxts table, no convert: */
+	uint64_t boundary;
+	bool held;			/* a window [lo, hi) is held */
+	uint64_t lo, hi;
+	uint64_t held_now, held_total, hold_max_us, wait_max_us;
+};
+
+/* The mapping a volume needs, without key bytes (logon key names only). */
+struct vxts_online_map {
+	char devno[32];			/* major:minor of the data device */
+	uint64_t data_offset, len;	/* sectors */
+	uint64_t iv_offset;		/* sectors */
+	uint32_t unit;			/* bytes */
+	enum vxts_state state;
+	enum vxts_direction dir;
+	uint64_t boundary;		/* sectors */
+	char key_desc[96];		/* logon key of <key> (the new form's) */
+	char old_desc[96];		/* reencrypt: the old form's key */
+};
+
+/* Runtime state of a mapping in /run/vxts (VXTS_RUN_DIR overrides). */
+struct vxts_online_rt {
+	bool known;			/* vxts created (or took over) this mapping */
+	bool converter;			/* a converter holds the lock now */
+	int pid;			/* its pid (0 if none) */
+	bool paused;
+	char device[256];		/* the data device given when it was mapped */
+	char header[256];		/* detached header, "" = at the end */
+	char inner[160];		/* takeover: the device holding the old table */
+};
+
+struct vxts_online_opts {
+	double max_hold_ms;		/* target for one hold; 0 = 10 ms */
+	uint64_t max_window;		/* bytes; 0 = 16 MiB */
+	int (*stopping)(void);		/* non-zero: leave a pause wait (signal) */
+};
+
+struct vxts_online_stats {
+	uint64_t windows, bytes;	/* held windows converted in this run */
+	double secs;
+	double hold_max_ms, hold_p99_ms, hold_avg_ms;	/* hold sent -> advance done */
+	uint64_t window_min, window_max;	/* bytes, as sized */
+	double paused_secs;
+	const char *reconciled;		/* "none", "advance", "rehold", "recover" */
+	struct vxts_online_kstate k;	/* the kernel's counters at the end */
+};
+
+/*
+ * Unlocked volume -> the mapping it needs now (its header state) on the
+ * block device @device, with its DEK(s) added to the user keyring as logon
+ * keys "vxts:<uuid>:<key_id>" (the only way keys reach the kernel).
+ */
+int vxts_online_describe(struct vxts_volume *v, const char *device,
+			 struct vxts_online_map *m);
+
+/*
+ * Creates /dev/mapper/@name from @m (the volume must be closed: dm claims
+ * the device) and records @device/@header in the runtime state. With
+ * @takeover, @name is an existing dm device: its table moves to
+ * "@name-vxts-inner" and @m's table (whose devno must be the inner's, see
+ * vxts_online_takeover_prepare()) is loaded into @name under IO.
+ */
+int vxts_online_create(const char *name, const struct vxts_online_map *m,
+		       const char *device, const char *header);
+
+/*
+ * Takeover, step 1: @name is a dm device (an LVM LV); a copy of its table is
+ * created as "@name-vxts-inner" (same extents), whose path is returned in
+ * @inner; the volume is then opened on @inner. -EEXIST if the inner exists
+ * already (it is reused: a takeover that was cut short).
+ */
+int vxts_online_takeover_prepare(const char *name, char *inner, size_t len);
+
+/* Takeover, step 2: load @m's table into @name under IO (suspend/resume). */
+int vxts_online_takeover(const char *name, const struct vxts_online_map *m,
+			 const char *device, const char *header);
+
+/*
+ * The converter: @v opened with VXTS_OPEN_SHARED on the mapping's device and
+ * unlocked. Takes the runtime lock of @name (-EBUSY if another converter
+ * holds it), reconciles kernel and header (docs/ONLINE.md), converts window
+ * by window under `hold`/`advance`, waits at window edges while paused, and
+ * at the end reloads the final table (vxts, or linear after a decrypt) and
+ * unlinks keys no table uses. 0 done, -EINTR stopped at a window edge.
+ */
+int vxts_online_run(struct vxts_volume *v, const char *name,
+		    const struct vxts_convert_opts *co,
+		    const struct vxts_online_opts *oo, struct vxts_online_stats *st);
+
+/* Kernel state of mapping @name; -ENXIO if it does not exist. */
+int vxts_online_kernel(const char *name, struct vxts_online_kstate *k);
+
+/* Runtime state of @name (never fails: unknown fields stay empty). */
+void vxts_online_runtime(const char *name, struct vxts_online_rt *rt);
+
+/* Sets or clears the pause flag of @name. */
+int vxts_online_pause(const char *name, bool pause);
+
+/*
+ * Removes mapping @name and unlinks its logon keys; -EBUSY while a converter
+ * runs or the device is open (mounted). A taken-over device gets its old
+ * table back instead (only when no conversion is in progress).
+ */
+int vxts_online_close(const char *name);
 
 #endif
