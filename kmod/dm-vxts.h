@@ -7,6 +7,8 @@
  *   vxts-parse.c   table line, options, key strings, numbers (pure)
  *   vxts-key.c     turning a key string into key bytes (hex or keyring)
  *   vxts-crypt.c   the skcipher, tweaks, en/decryption of a bio's data units
+ *   vxts-window.c  conversion boundary and held window: classification
+ *                  (pure), messages' state checks, in-flight tracking, hold
  *   vxts-io.c      map, clone completions, bounce pages, read workqueue
  *   vxts-target.c  ctr/dtr, status, io_hints, target_type, module init
  */
@@ -19,6 +21,9 @@
 #include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/list.h>
 #include <linux/bio.h>
 #include <crypto/skcipher.h>
 
@@ -29,7 +34,9 @@
 #define VXTS_KEY_DESC_MAX	4095	/* what the keyring accepts */
 #define VXTS_IV_SIZE		16
 #define VXTS_MIN_ARGS		5
-#define VXTS_MAX_OPTS		3	/* each option at most once */
+#define VXTS_MAX_OPTS		5	/* each option at most once */
+/* The largest window one hold may cover: 1 GiB. */
+#define VXTS_MAX_WINDOW		2097152ULL
 
 /* Writes are capped so that one bio never needs more bounce pages than the pool holds. */
 #define VXTS_MAX_WRITE_SECTORS	(BIO_MAX_VECS << (PAGE_SHIFT - SECTOR_SHIFT))
@@ -51,7 +58,17 @@ enum vxts_opt {
 	VXTS_OPT_ALLOW_DISCARDS,
 	VXTS_OPT_SECTOR_SIZE,
 	VXTS_OPT_IV_LARGE_SECTORS,
+	VXTS_OPT_CONVERT,
+	VXTS_OPT_OLD_KEY,
 	VXTS_OPT_COUNT,
+};
+
+/* convert:<direction>:<boundary>; NONE: a fully encrypted device. */
+enum vxts_dir {
+	VXTS_DIR_NONE,
+	VXTS_DIR_ENCRYPT,	/* new form: ciphertext, old form: plaintext */
+	VXTS_DIR_DECRYPT,	/* new form: plaintext, old form: ciphertext */
+	VXTS_DIR_REENCRYPT,	/* new form: <key>, old form: old_key */
 };
 
 /* Everything the constructor accepted, kept so STATUSTYPE_TABLE can re-emit it. */
@@ -67,6 +84,23 @@ struct vxts_table {
 	bool opt_params_given;		/* "<#opt_params>" present, even if 0 */
 	unsigned int nr_opts;
 	enum vxts_opt opts[VXTS_MAX_OPTS];	/* in the order given */
+	enum vxts_dir dir;		/* convert:, or VXTS_DIR_NONE */
+	u64 boundary;			/* convert:'s boundary, 512-byte sectors */
+	const char *old_key_arg;	/* old_key:'s key string, in argv */
+	struct vxts_key_spec old_key;
+};
+
+/* A `dmsetup message` the target understands, parsed but not yet checked. */
+enum vxts_msg_verb {
+	VXTS_MSG_HOLD,		/* hold <lo> <hi> */
+	VXTS_MSG_ADVANCE,	/* advance <hi> */
+	VXTS_MSG_RELEASE,	/* release */
+};
+
+struct vxts_msg {
+	enum vxts_msg_verb verb;
+	u64 lo;
+	u64 hi;
 };
 
 int vxts_parse_u64(const char *s, u64 *v);
@@ -76,6 +110,8 @@ int vxts_parse_key_spec(const char *arg, struct vxts_key_spec *spec,
 			const char **error);
 int vxts_parse_table(struct vxts_table *t, unsigned int argc, char **argv,
 		     u64 len, const char **error);
+const char *vxts_parse_dir_name(enum vxts_dir dir);
+int vxts_parse_message(unsigned int argc, char **argv, struct vxts_msg *m);
 
 /* ---- vxts-crypt.c: the cipher and the data-unit/tweak arithmetic ---- */
 
@@ -150,7 +186,76 @@ int vxts_crypt_bio(const struct vxts_crypt *c, struct vxts_creq *cr,
 
 /* ---- vxts-key.c ---- */
 
-int vxts_key_load(const struct vxts_table *t, u8 *key);
+int vxts_key_load(const struct vxts_key_spec *spec, const char *arg, u8 *key);
+
+/* ---- vxts-window.c: the boundary and the held window ---- */
+
+/* What a range of the target holds on the lower device, or must wait. */
+enum vxts_form {
+	VXTS_FORM_NEW,		/* below the boundary: converted */
+	VXTS_FORM_OLD,		/* at or above the boundary, outside a window */
+	VXTS_FORM_HELD,		/* inside the held window: queue it */
+};
+
+/*
+ * The conversion state. lo == hi: no window. When a window is held,
+ * lo == boundary (hold refuses anything else), but the classification does
+ * not rely on it.
+ */
+struct vxts_wstate {
+	u64 boundary;
+	u64 lo;
+	u64 hi;
+};
+
+static inline bool vxts_wstate_held(const struct vxts_wstate *s)
+{
+	return s->lo != s->hi;
+}
+
+unsigned int vxts_window_classify(const struct vxts_wstate *s, u64 sector,
+				  unsigned int sectors, enum vxts_form *form);
+int vxts_window_check(const struct vxts_wstate *s, u64 len,
+		      unsigned int unit_sectors, const struct vxts_msg *m);
+
+/* An in-flight bio of a converting target, [lo, hi) relative sectors. */
+struct vxts_track {
+	struct list_head entry;		/* w->inflight or w->held */
+	struct bio *bio;
+	u64 lo;
+	u64 hi;
+	u64 held_ns;		/* when it was queued on the window, or 0 */
+	bool tracked;		/* on the in-flight list */
+	bool requeue;		/* end_io: hand back to dm (noflush suspend) */
+	enum vxts_form form;	/* the form it was mapped in */
+};
+
+struct vxts_window {
+	spinlock_t lock;		/* everything below */
+	struct vxts_wstate s;
+	struct list_head inflight;	/* struct vxts_track of mapped bios */
+	struct list_head held;		/* struct vxts_track queued on the window */
+	unsigned int draining;		/* in-flight bios overlapping the window */
+	wait_queue_head_t drained;	/* hold waiters: draining reached 0 */
+	u64 hold_ns;			/* when the window finished draining, or 0 */
+	/* status counters */
+	unsigned int nr_held;
+	u64 held_total;
+	u64 hold_max_ns;
+	u64 wait_max_ns;
+};
+
+void vxts_window_init(struct vxts_window *w, u64 boundary);
+int vxts_window_map(struct vxts_window *w, struct vxts_track *t,
+		    struct bio *bio, u64 sector, bool whole,
+		    void (*trim)(struct bio *bio, unsigned int sectors),
+		    bool noflush, enum vxts_form *form);
+void vxts_window_end(struct vxts_window *w, struct vxts_track *t);
+int vxts_window_message(struct vxts_window *w, u64 len,
+			unsigned int unit_sectors, const struct vxts_msg *m,
+			struct bio_list *out);
+void vxts_window_requeue_held(struct vxts_window *w, struct bio_list *out);
+void vxts_window_snapshot(struct vxts_window *w, struct vxts_window *out);
 
 /* ---- the target: vxts-target.c and vxts-io.c ---- */
 
@@ -173,9 +278,13 @@ struct vxts_stats {
 struct vxts_ctx {
 	struct vxts_table table;
 	char *key_ref;			/* keyring reference to re-emit, or NULL */
+	char *old_key_ref;		/* old_key:'s reference, or NULL */
+	struct dm_target *ti;
 	struct dm_dev *dev;
 	sector_t start;			/* the table's <offset> on the device */
 	struct vxts_crypt crypt;
+	struct vxts_crypt old_crypt;	/* reencrypt only: old_key */
+	struct vxts_window win;		/* convert: only */
 	unsigned int creq_offset;	/* skcipher request within the per-bio data */
 	mempool_t page_pool;		/* bounce pages for writes */
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */
@@ -187,14 +296,23 @@ struct vxts_ctx {
 /* Per-bio state (ti->per_io_data_size); the skcipher request follows it. */
 struct vxts_io {
 	struct vxts_ctx *ctx;
+	const struct vxts_crypt *crypt;	/* the key this bio's data is under */
 	struct bio *bio;
 	struct bvec_iter iter;		/* the data as mapped; bi_iter moves on completion */
 	u64 rel_sector;			/* first sector relative to the target start */
 	struct work_struct work;
+	struct vxts_track track;	/* converting targets only */
 	struct vxts_creq creq;
 };
 
+static inline bool vxts_converting(const struct vxts_ctx *ctx)
+{
+	return ctx->table.dir != VXTS_DIR_NONE;
+}
+
 unsigned int vxts_io_data_size(struct vxts_ctx *ctx);
 int vxts_io_map(struct dm_target *ti, struct bio *bio);
+int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error);
+void vxts_io_dispatch_list(struct vxts_ctx *ctx, struct bio_list *bios);
 
 #endif /* DM_VXTS_H */

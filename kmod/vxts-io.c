@@ -14,6 +14,15 @@
  * Either way the bio completes once, after its data is plaintext.
  *
  * Empty flushes and discards (only with allow_discards) are remapped as is.
+ *
+ * Converting targets (convert:, docs/ONLINE.md) first ask vxts-window.c
+ * where the bio falls: a bio crossing the boundary or a window edge is cut
+ * there with dm_accept_partial_bio() (in map() only, where dm allows it;
+ * dm core never hands map() a data bio with REQ_PREFLUSH, it sends the
+ * empty flush first), then each piece is served in its form: through the
+ * key, through old_key (reencrypt), or remapped untouched (plaintext, like
+ * dm-linear), or queued on the held window and dispatched later by
+ * vxts_io_dispatch_list() from the message that advances or releases it.
  */
 #include <linux/kernel.h>
 #include <linux/bio.h>
@@ -24,12 +33,19 @@
 #include <linux/rcupdate.h>
 #include "dm-vxts.h"
 
-/* Sets the request's place in the per-bio data; returns per_io_data_size. */
+/*
+ * Sets the request's place in the per-bio data; returns per_io_data_size.
+ * Room for the larger request of the two keys' tfms (both are xts(aes),
+ * but the kernel could pick different drivers).
+ */
 unsigned int vxts_io_data_size(struct vxts_ctx *ctx)
 {
+	unsigned int req = vxts_crypt_req_size(&ctx->crypt);
+
+	if (ctx->old_crypt.tfm)
+		req = max(req, vxts_crypt_req_size(&ctx->old_crypt));
 	ctx->creq_offset = ALIGN(sizeof(struct vxts_io), CRYPTO_MINALIGN);
-	return ALIGN(ctx->creq_offset + vxts_crypt_req_size(&ctx->crypt),
-		     ARCH_DMA_MINALIGN);
+	return ALIGN(ctx->creq_offset + req, ARCH_DMA_MINALIGN);
 }
 
 /*
@@ -54,18 +70,22 @@ static void vxts_io_remap(struct dm_target *ti, struct bio *bio)
 }
 
 /*
- * Seam for the partially converted device: this is where a range will be
- * classified against the conversion boundary and the held window (encrypted,
- * still plaintext, or wait). Today the whole target is encrypted.
+ * The key a range in @form is under on the lower device, or NULL for
+ * plaintext. Fully converted targets: always the key.
  */
-enum vxts_range {
-	VXTS_RANGE_ENCRYPTED,
-};
-
-static enum vxts_range vxts_io_classify(struct vxts_ctx *ctx, u64 rel_sector,
-					unsigned int sectors)
+static const struct vxts_crypt *vxts_io_crypt_of(struct vxts_ctx *ctx,
+						 enum vxts_form form)
 {
-	return VXTS_RANGE_ENCRYPTED;
+	switch (ctx->table.dir) {
+	case VXTS_DIR_ENCRYPT:
+		return form == VXTS_FORM_NEW ? &ctx->crypt : NULL;
+	case VXTS_DIR_DECRYPT:
+		return form == VXTS_FORM_NEW ? NULL : &ctx->crypt;
+	case VXTS_DIR_REENCRYPT:
+		return form == VXTS_FORM_NEW ? &ctx->crypt : &ctx->old_crypt;
+	default:
+		return &ctx->crypt;
+	}
 }
 
 /* ---- bounce pages ---- */
@@ -167,7 +187,7 @@ static blk_status_t vxts_io_write(struct vxts_io *io)
 	clone->bi_ioprio = io->bio->bi_ioprio;
 	clone->bi_private = io;
 	clone->bi_end_io = vxts_io_write_done;
-	r = vxts_crypt_bio(&ctx->crypt, &io->creq, io->bio, io->iter, clone,
+	r = vxts_crypt_bio(io->crypt, &io->creq, io->bio, io->iter, clone,
 			   io->rel_sector, true);
 	if (unlikely(r)) {
 		vxts_bounce_free(ctx, clone);
@@ -211,7 +231,7 @@ static int vxts_io_map_write(struct vxts_io *io)
 
 static void vxts_io_read_finish(struct vxts_io *io)
 {
-	int r = vxts_crypt_bio(&io->ctx->crypt, &io->creq, io->bio, io->iter,
+	int r = vxts_crypt_bio(io->crypt, &io->creq, io->bio, io->iter,
 			       NULL, io->rel_sector, false);
 
 	if (unlikely(r))
@@ -294,16 +314,150 @@ static int vxts_io_map_read(struct vxts_io *io)
 
 /* ---- map ---- */
 
-static void vxts_io_init(struct vxts_io *io, struct dm_target *ti,
-			 struct bio *bio)
+static void vxts_io_init(struct vxts_io *io, struct vxts_ctx *ctx,
+			 struct bio *bio, const struct vxts_crypt *crypt)
+{
+	io->ctx = ctx;
+	io->crypt = crypt;
+	io->bio = bio;
+	io->iter = bio->bi_iter;
+	io->rel_sector = dm_target_offset(ctx->ti, bio->bi_iter.bi_sector);
+	vxts_creq_init(crypt, &io->creq, (u8 *)io + ctx->creq_offset);
+}
+
+/* Reads and writes that pass the checks; @crypt is never NULL here. */
+static int vxts_io_map_data(struct vxts_io *io)
+{
+	if (bio_op(io->bio) == REQ_OP_WRITE)
+		return vxts_io_map_write(io);
+	return vxts_io_map_read(io);
+}
+
+/* The checks every data bio passes before anything is mapped. */
+static bool vxts_io_data_ok(struct dm_target *ti, struct bio *bio)
 {
 	struct vxts_ctx *ctx = ti->private;
 
-	io->ctx = ctx;
-	io->bio = bio;
-	io->iter = bio->bi_iter;
-	io->rel_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	vxts_creq_init(&ctx->crypt, &io->creq, (u8 *)io + ctx->creq_offset);
+	if (unlikely((bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_WRITE) ||
+		     !bio_sectors(bio)))
+		return false;
+	if (bio_op(bio) == REQ_OP_WRITE && bio_sectors(bio) > VXTS_MAX_WRITE_SECTORS)
+		dm_accept_partial_bio(bio, VXTS_MAX_WRITE_SECTORS);
+	return vxts_crypt_bio_aligned(&ctx->crypt, bio,
+				      dm_target_offset(ti, bio->bi_iter.bi_sector));
+}
+
+/* ---- converting targets ---- */
+
+/*
+ * Serve a bio of a converting target in @form (never HELD). From map()
+ * (@in_map) a plaintext bio is returned for dm to submit; from the message
+ * that dropped a window it is submitted here.
+ */
+static int vxts_io_start(struct vxts_ctx *ctx, struct bio *bio,
+			 struct vxts_io *io, enum vxts_form form, bool in_map)
+{
+	const struct vxts_crypt *crypt = vxts_io_crypt_of(ctx, form);
+
+	if (bio_op(bio) == REQ_OP_DISCARD || !crypt) {
+		vxts_io_remap(ctx->ti, bio);
+		if (in_map)
+			return DM_MAPIO_REMAPPED;
+		dm_submit_bio_remap(bio, NULL);
+		return DM_MAPIO_SUBMITTED;
+	}
+	vxts_io_init(io, ctx, bio, crypt);
+	if (in_map)
+		return vxts_io_map_data(io);
+	/* Task context (the message), so the write path runs right here. */
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		this_cpu_inc(ctx->stats->write_bios);
+		bio->bi_status = vxts_io_write(io);
+		if (unlikely(bio->bi_status))
+			bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	return vxts_io_map_read(io);
+}
+
+static void vxts_io_trim(struct bio *bio, unsigned int sectors)
+{
+	dm_accept_partial_bio(bio, sectors);
+}
+
+static int vxts_io_map_converting(struct dm_target *ti, struct bio *bio)
+{
+	struct vxts_ctx *ctx = ti->private;
+	struct vxts_io *io = dm_per_bio_data(bio, ti->per_io_data_size);
+	bool discard = bio_op(bio) == REQ_OP_DISCARD;
+	enum vxts_form form;
+	int r;
+
+	/* end_io reads these for every bio of a converting target. */
+	io->track.tracked = false;
+	io->track.requeue = false;
+	if (!bio_sectors(bio) && op_is_flush(bio->bi_opf)) {
+		/* Flushes order only completed writes; held ones are not. */
+		vxts_io_remap(ti, bio);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (!discard && unlikely(!vxts_io_data_ok(ti, bio)))
+		goto refuse;
+	r = vxts_window_map(&ctx->win, &io->track, bio,
+			    dm_target_offset(ti, bio->bi_iter.bi_sector), discard,
+			    (bio->bi_opf & REQ_PREFLUSH) ? NULL : vxts_io_trim,
+			    dm_noflush_suspending(ti), &form);
+	if (unlikely(r == -EAGAIN))
+		return DM_MAPIO_REQUEUE;
+	if (unlikely(r))
+		goto refuse;
+	if (form == VXTS_FORM_HELD)
+		return DM_MAPIO_SUBMITTED;	/* the window owns it now */
+	return vxts_io_start(ctx, bio, io, form, true);
+
+refuse:
+	this_cpu_inc(ctx->stats->refused_bios);
+	return DM_MAPIO_KILL;
+}
+
+/*
+ * Bios that waited on a window, from the message that advanced or released
+ * it (or from presuspend, to be handed back to dm). They run in that
+ * message's task: the converter waits for its advance to return anyway, the
+ * held bios are few (at most what applications had queued on one window),
+ * and the task may sleep, which the write path needs. No workqueue hop, so
+ * status shows held:0 as soon as advance returns. Nothing here waits on a
+ * window: the write path only sleeps on the bounce pool and the bio_set,
+ * whose pages and clones belong to bios already on their way to the device.
+ */
+void vxts_io_dispatch_list(struct vxts_ctx *ctx, struct bio_list *bios)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(bios))) {
+		struct vxts_io *io = dm_per_bio_data(bio, ctx->ti->per_io_data_size);
+
+		if (io->track.requeue)
+			bio_endio(bio);		/* end_io: DM_ENDIO_REQUEUE */
+		else
+			vxts_io_start(ctx, bio, io, io->track.form, false);
+	}
+}
+
+/*
+ * Every bio a converting target mapped (or queued) comes back here; a fully
+ * converted target returns at once.
+ */
+int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct vxts_ctx *ctx = ti->private;
+	struct vxts_io *io;
+
+	if (likely(!vxts_converting(ctx)))
+		return DM_ENDIO_DONE;
+	io = dm_per_bio_data(bio, ti->per_io_data_size);
+	vxts_window_end(&ctx->win, &io->track);
+	return io->track.requeue ? DM_ENDIO_REQUEUE : DM_ENDIO_DONE;
 }
 
 int vxts_io_map(struct dm_target *ti, struct bio *bio)
@@ -311,31 +465,18 @@ int vxts_io_map(struct dm_target *ti, struct bio *bio)
 	struct vxts_ctx *ctx = ti->private;
 	struct vxts_io *io;
 
+	if (unlikely(vxts_converting(ctx)))
+		return vxts_io_map_converting(ti, bio);
 	if (bio_op(bio) == REQ_OP_DISCARD ||
 	    (!bio_sectors(bio) && op_is_flush(bio->bi_opf))) {
 		vxts_io_remap(ti, bio);
 		return DM_MAPIO_REMAPPED;
 	}
-	if (unlikely((bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_WRITE) ||
-		     !bio_sectors(bio)))
-		goto refuse;
-	if (bio_op(bio) == REQ_OP_WRITE && bio_sectors(bio) > VXTS_MAX_WRITE_SECTORS)
-		dm_accept_partial_bio(bio, VXTS_MAX_WRITE_SECTORS);
-	if (unlikely(!vxts_crypt_bio_aligned(&ctx->crypt, bio,
-					     dm_target_offset(ti, bio->bi_iter.bi_sector))))
-		goto refuse;
-
+	if (unlikely(!vxts_io_data_ok(ti, bio))) {
+		this_cpu_inc(ctx->stats->refused_bios);
+		return DM_MAPIO_KILL;
+	}
 	io = dm_per_bio_data(bio, ti->per_io_data_size);
-	vxts_io_init(io, ti, bio);
-	/* Ranges other than "encrypted" only exist once conversion lands. */
-	if (unlikely(vxts_io_classify(ctx, io->rel_sector, bio_sectors(bio)) !=
-		     VXTS_RANGE_ENCRYPTED))
-		goto refuse;
-	if (bio_op(bio) == REQ_OP_WRITE)
-		return vxts_io_map_write(io);
-	return vxts_io_map_read(io);
-
-refuse:
-	this_cpu_inc(ctx->stats->refused_bios);
-	return DM_MAPIO_KILL;
+	vxts_io_init(io, ctx, bio, &ctx->crypt);
+	return vxts_io_map_data(io);
 }

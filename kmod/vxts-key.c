@@ -49,10 +49,13 @@ static int vxts_key_from_keyring(const struct vxts_key_spec *spec, u8 *out)
 	return r;
 }
 
-/* Fills @key (VXTS_KEY_SIZE bytes) from the parsed table's key argument. */
-int vxts_key_load(const struct vxts_table *t, u8 *key)
+/*
+ * Fills @key (VXTS_KEY_SIZE bytes) from a parsed key argument @arg (the
+ * table's <key> or old_key:'s value) of kind @spec.
+ */
+int vxts_key_load(const struct vxts_key_spec *spec, const char *arg, u8 *key)
 {
-	if (t->key.kind == VXTS_KEY_HEX)
-		return vxts_parse_hex_key(t->key_arg, key);
-	return vxts_key_from_keyring(&t->key, key);
+	if (spec->kind == VXTS_KEY_HEX)
+		return vxts_parse_hex_key(arg, key);
+	return vxts_key_from_keyring(spec, key);
 }

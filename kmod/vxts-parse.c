@@ -143,6 +143,51 @@ static int vxts_parse_opt_sector_size(struct vxts_table *t, const char *val,
 	return 0;
 }
 
+static const char * const vxts_dir_names[] = {
+	[VXTS_DIR_NONE] = "none",
+	[VXTS_DIR_ENCRYPT] = "encrypt",
+	[VXTS_DIR_DECRYPT] = "decrypt",
+	[VXTS_DIR_REENCRYPT] = "reencrypt",
+};
+
+const char *vxts_parse_dir_name(enum vxts_dir dir)
+{
+	return dir < ARRAY_SIZE(vxts_dir_names) ? vxts_dir_names[dir] : "none";
+}
+
+/* "<direction>:<boundary>", after "convert:". Range checks come later. */
+static int vxts_parse_opt_convert(struct vxts_table *t, const char *val,
+				  const char **error)
+{
+	const char *colon = strchr(val, ':');
+	enum vxts_dir dir;
+
+	for (dir = VXTS_DIR_ENCRYPT; colon && dir <= VXTS_DIR_REENCRYPT; dir++) {
+		size_t n = strlen(vxts_dir_names[dir]);
+
+		if (colon - val == n && !strncmp(val, vxts_dir_names[dir], n) &&
+		    !vxts_parse_u64(colon + 1, &t->boundary)) {
+			t->dir = dir;
+			return 0;
+		}
+	}
+	*error = "Invalid convert (want convert:<encrypt|decrypt|reencrypt>:<boundary>)";
+	return -EINVAL;
+}
+
+static int vxts_parse_opt_old_key(struct vxts_table *t, const char *val,
+				  const char **error)
+{
+	const char *ignored;
+
+	if (vxts_parse_key_spec(val, &t->old_key, &ignored)) {
+		*error = "Invalid old_key (want 128 hex digits or :64:<logon|user>:<desc>)";
+		return -EINVAL;
+	}
+	t->old_key_arg = val;
+	return 0;
+}
+
 static int vxts_parse_opt(struct vxts_table *t, const char *arg,
 			  const char **error)
 {
@@ -156,6 +201,10 @@ static int vxts_parse_opt(struct vxts_table *t, const char *arg,
 		opt = VXTS_OPT_IV_LARGE_SECTORS;
 	else if (!strncmp(arg, "sector_size:", 12))
 		opt = VXTS_OPT_SECTOR_SIZE;
+	else if (!strncmp(arg, "convert:", 8))
+		opt = VXTS_OPT_CONVERT;
+	else if (!strncmp(arg, "old_key:", 8))
+		opt = VXTS_OPT_OLD_KEY;
 	else {
 		*error = "Unknown optional parameter";
 		return -EINVAL;
@@ -170,6 +219,10 @@ static int vxts_parse_opt(struct vxts_table *t, const char *arg,
 		t->allow_discards = true;
 	else if (opt == VXTS_OPT_IV_LARGE_SECTORS)
 		t->iv_large_sectors = true;
+	else if (opt == VXTS_OPT_CONVERT)
+		r = vxts_parse_opt_convert(t, arg + 8, error);
+	else if (opt == VXTS_OPT_OLD_KEY)
+		r = vxts_parse_opt_old_key(t, arg + 8, error);
 	else
 		r = vxts_parse_opt_sector_size(t, arg + 12, error);
 	if (!r)
@@ -229,6 +282,33 @@ static int vxts_parse_check_units(const struct vxts_table *t, u64 len,
 	return 0;
 }
 
+/* convert: and old_key: go together exactly for reencrypt. */
+static int vxts_parse_check_convert(const struct vxts_table *t, u64 len,
+				    const char **error)
+{
+	u64 mask = (t->unit_size >> SECTOR_SHIFT) - 1;
+
+	if (t->old_key_arg && t->dir != VXTS_DIR_REENCRYPT) {
+		*error = "old_key needs convert:reencrypt";
+		return -EINVAL;
+	}
+	if (t->dir == VXTS_DIR_REENCRYPT && !t->old_key_arg) {
+		*error = "convert:reencrypt needs old_key";
+		return -EINVAL;
+	}
+	if (t->dir == VXTS_DIR_NONE)
+		return 0;
+	if (t->boundary > len) {
+		*error = "Conversion boundary beyond target length";
+		return -EINVAL;
+	}
+	if (t->boundary & mask) {
+		*error = "Conversion boundary is not a multiple of sector_size";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * argv as dm splits it: cipher key iv_offset device offset [#opt opts...].
  * @len is the target length in 512-byte sectors. On success @t holds
@@ -267,5 +347,34 @@ int vxts_parse_table(struct vxts_table *t, unsigned int argc, char **argv,
 		if (r)
 			return r;
 	}
-	return vxts_parse_check_units(t, len, error);
+	r = vxts_parse_check_units(t, len, error);
+	if (r)
+		return r;
+	return vxts_parse_check_convert(t, len, error);
+}
+
+/*
+ * A `dmsetup message` (docs/ONLINE.md): "hold <lo> <hi>", "advance <hi>" or
+ * "release", exact words and counts, canonical numbers. Syntax only:
+ * vxts_window_check() decides against the target's state.
+ */
+int vxts_parse_message(unsigned int argc, char **argv, struct vxts_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (argc == 3 && !strcmp(argv[0], "hold")) {
+		m->verb = VXTS_MSG_HOLD;
+		if (vxts_parse_u64(argv[1], &m->lo) ||
+		    vxts_parse_u64(argv[2], &m->hi))
+			return -EINVAL;
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[0], "advance")) {
+		m->verb = VXTS_MSG_ADVANCE;
+		return vxts_parse_u64(argv[1], &m->hi) ? -EINVAL : 0;
+	}
+	if (argc == 1 && !strcmp(argv[0], "release")) {
+		m->verb = VXTS_MSG_RELEASE;
+		return 0;
+	}
+	return -EINVAL;
 }

@@ -22,6 +22,13 @@ static void vxts_dtr(struct dm_target *ti)
 
 	if (!ctx)
 		return;
+	/*
+	 * dm core destroys a table only after every bio it mapped has
+	 * completed (suspend waits for in-flight IO, held bios included), so
+	 * no bio can still wait on the window here.
+	 */
+	if (vxts_converting(ctx) && !list_empty(&ctx->win.held))
+		DMERR("destroyed with bios held on the window");
 	/* In-flight work belongs to bios dm core has already drained. */
 	if (ctx->wq)
 		destroy_workqueue(ctx->wq);
@@ -31,7 +38,9 @@ static void vxts_dtr(struct dm_target *ti)
 	if (ctx->dev)
 		dm_put_device(ti, ctx->dev);
 	vxts_crypt_exit(&ctx->crypt);
+	vxts_crypt_exit(&ctx->old_crypt);
 	kfree(ctx->key_ref);
+	kfree(ctx->old_key_ref);
 	kfree(ctx);
 	ti->private = NULL;
 }
@@ -40,7 +49,8 @@ static void vxts_dtr(struct dm_target *ti)
  * The key bytes live only in this short-lived buffer and in the tfm's
  * key schedule; the buffer is wiped whatever happens.
  */
-static int vxts_ctr_key(struct dm_target *ti, struct vxts_ctx *ctx)
+static int vxts_ctr_key(struct dm_target *ti, struct vxts_crypt *c,
+			const struct vxts_key_spec *spec, const char *arg)
 {
 	u8 *key;
 	int r;
@@ -50,14 +60,14 @@ static int vxts_ctr_key(struct dm_target *ti, struct vxts_ctx *ctx)
 		ti->error = "Cannot allocate key buffer";
 		return -ENOMEM;
 	}
-	r = vxts_key_load(&ctx->table, key);
+	r = vxts_key_load(spec, arg, key);
 	if (r) {
-		ti->error = ctx->table.key.kind == VXTS_KEY_HEX ?
+		ti->error = spec->kind == VXTS_KEY_HEX ?
 			"Invalid hex key" :
 			"Cannot load 64-byte key from keyring";
 		goto out;
 	}
-	r = vxts_crypt_setkey(&ctx->crypt, key);
+	r = vxts_crypt_setkey(c, key);
 	if (r)
 		ti->error = "Cipher rejected the key";
 out:
@@ -65,26 +75,42 @@ out:
 	return r;
 }
 
+/* One keyed cipher; @ref gets a keyring reference to re-emit, else NULL. */
+static int vxts_ctr_one_crypt(struct dm_target *ti, struct vxts_crypt *c,
+			      const struct vxts_key_spec *spec, const char *arg,
+			      char **ref)
+{
+	const struct vxts_table *t = &((struct vxts_ctx *)ti->private)->table;
+	int r;
+
+	r = vxts_crypt_init(c, t->unit_size, t->iv_large_sectors, t->iv_offset);
+	if (r) {
+		ti->error = "Cannot allocate xts(aes) cipher";
+		return r;
+	}
+	if (spec->kind != VXTS_KEY_HEX) {
+		/* Re-emitted by STATUSTYPE_TABLE: the reference, never the key. */
+		*ref = kstrdup(arg, GFP_KERNEL);
+		if (!*ref) {
+			ti->error = "Cannot allocate key reference";
+			return -ENOMEM;
+		}
+	}
+	return vxts_ctr_key(ti, c, spec, arg);
+}
+
+/* The key, and for reencrypt the old key, under the same tweak rule. */
 static int vxts_ctr_crypt(struct dm_target *ti, struct vxts_ctx *ctx)
 {
 	const struct vxts_table *t = &ctx->table;
 	int r;
 
-	r = vxts_crypt_init(&ctx->crypt, t->unit_size, t->iv_large_sectors,
-			    t->iv_offset);
-	if (r) {
-		ti->error = "Cannot allocate xts(aes) cipher";
+	r = vxts_ctr_one_crypt(ti, &ctx->crypt, &t->key, t->key_arg,
+			       &ctx->key_ref);
+	if (r || t->dir != VXTS_DIR_REENCRYPT)
 		return r;
-	}
-	if (t->key.kind != VXTS_KEY_HEX) {
-		/* Re-emitted by STATUSTYPE_TABLE: the reference, never the key. */
-		ctx->key_ref = kstrdup(t->key_arg, GFP_KERNEL);
-		if (!ctx->key_ref) {
-			ti->error = "Cannot allocate key reference";
-			return -ENOMEM;
-		}
-	}
-	return vxts_ctr_key(ti, ctx);
+	return vxts_ctr_one_crypt(ti, &ctx->old_crypt, &t->old_key,
+				  t->old_key_arg, &ctx->old_key_ref);
 }
 
 static int vxts_ctr_io(struct dm_target *ti, struct vxts_ctx *ctx)
@@ -122,11 +148,20 @@ static int vxts_ctr_io(struct dm_target *ti, struct vxts_ctx *ctx)
 	return 0;
 }
 
-/* dm keeps argv after we return; a hex key must not linger there. */
+/*
+ * dm keeps argv after we return; a hex key must not linger there: neither
+ * <key> nor the value of an old_key: option (found by its prefix, whether
+ * or not the line parsed).
+ */
 static void vxts_ctr_wipe_hex(unsigned int argc, char **argv)
 {
+	unsigned int i;
+
 	if (argc > 1 && argv[1][0] != ':')
 		memzero_explicit(argv[1], strlen(argv[1]));
+	for (i = VXTS_MIN_ARGS + 1; i < argc; i++)
+		if (!strncmp(argv[i], "old_key:", 8) && argv[i][8] != ':')
+			memzero_explicit(argv[i] + 8, strlen(argv[i] + 8));
 }
 
 /* The table's strings point into argv, which dies with the ctr call. */
@@ -135,6 +170,8 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
 	t->key_arg = NULL;
 	t->key.desc = NULL;
 	t->dev_path = NULL;
+	t->old_key_arg = NULL;
+	t->old_key.desc = NULL;
 }
 
 /*
@@ -153,10 +190,18 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
  *                allow_discards          pass discards to <device>
  *                iv_large_sectors        tweak counts data units, not
  *                                        512-byte sectors
+ *                convert:<dir>:<boundary>  partially converted device
+ *                                        (docs/ONLINE.md): dir is encrypt,
+ *                                        decrypt or reencrypt; [0, boundary)
+ *                                        is in the new form, the rest in
+ *                                        the old one
+ *                old_key:<key>           the old form's key, as <key>; only
+ *                                        and always with reencrypt
  *
- * <len> and <iv_offset> must be multiples of the data unit. <offset> is no
- * part of the tweak; as with dm-crypt, dm core refuses one that is not a
- * multiple of the logical block size, which is at least the data unit.
+ * <len>, <iv_offset> and the boundary must be multiples of the data unit,
+ * the boundary at most <len>. <offset> is no part of the tweak; as with
+ * dm-crypt, dm core refuses one that is not a multiple of the logical block
+ * size, which is at least the data unit.
  */
 static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -176,6 +221,7 @@ static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	ti->private = ctx;
+	ctx->ti = ti;
 
 	r = vxts_parse_table(&ctx->table, argc, argv, ti->len, &error);
 	if (r) {
@@ -192,6 +238,7 @@ static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	ctx->start = ctx->table.dev_offset;
+	vxts_window_init(&ctx->win, ctx->table.boundary);
 	r = vxts_ctr_io(ti, ctx);
 	if (r)
 		goto bad;
@@ -214,27 +261,45 @@ bad:
 
 /* ---- status ---- */
 
-static const char *vxts_status_opt(const struct vxts_table *t, enum vxts_opt opt,
-				   char *buf, size_t len)
+/* One optional parameter as the ctr accepted it; convert: with the current boundary. */
+static void vxts_status_opt(struct vxts_ctx *ctx, enum vxts_opt opt,
+			    char *result, unsigned int maxlen, unsigned int sz)
 {
+	const struct vxts_table *t = &ctx->table;
+	struct vxts_window snap;
+
 	switch (opt) {
 	case VXTS_OPT_ALLOW_DISCARDS:
-		return "allow_discards";
+		DMEMIT(" allow_discards");
+		break;
 	case VXTS_OPT_IV_LARGE_SECTORS:
-		return "iv_large_sectors";
+		DMEMIT(" iv_large_sectors");
+		break;
+	case VXTS_OPT_CONVERT:
+		vxts_window_snapshot(&ctx->win, &snap);
+		DMEMIT(" convert:%s:%llu", vxts_parse_dir_name(t->dir),
+		       (unsigned long long)snap.s.boundary);
+		break;
+	case VXTS_OPT_OLD_KEY:
+		DMEMIT(" old_key:%s", ctx->old_key_ref ? ctx->old_key_ref : "-");
+		break;
 	default:
-		snprintf(buf, len, "sector_size:%u", t->unit_size);
-		return buf;
+		DMEMIT(" sector_size:%u", t->unit_size);
+		break;
 	}
 }
 
-/* Exactly what the ctr accepted, except a hex key, which prints as "-". */
+/*
+ * Exactly what the ctr accepted, except hex keys, which print as "-", and
+ * the boundary, which is the current one: a line read back with
+ * `dmsetup table` reloads the present state (a held window is not part of
+ * it: reloading drops the window, see docs/ONLINE.md).
+ */
 static void vxts_status_table(struct vxts_ctx *ctx, char *result,
 			      unsigned int maxlen)
 {
 	const struct vxts_table *t = &ctx->table;
 	unsigned int sz = strlen(result);
-	char buf[24];
 	unsigned int i;
 
 	DMEMIT("%s %s %llu %s %llu", VXTS_CIPHER,
@@ -245,7 +310,7 @@ static void vxts_status_table(struct vxts_ctx *ctx, char *result,
 		return;
 	DMEMIT(" %u", t->nr_opts);
 	for (i = 0; i < t->nr_opts; i++)
-		DMEMIT(" %s", vxts_status_opt(t, t->opts[i], buf, sizeof(buf)));
+		vxts_status_opt(ctx, t->opts[i], result, maxlen, strlen(result));
 }
 
 static void vxts_status_sum(struct vxts_ctx *ctx, struct vxts_stats *sum)
@@ -265,6 +330,27 @@ static void vxts_status_sum(struct vxts_ctx *ctx, struct vxts_stats *sum)
 	}
 }
 
+/* Fields 9-15 (docs/ONLINE.md), converting targets only. */
+static void vxts_status_convert(struct vxts_ctx *ctx, char *result,
+				unsigned int maxlen)
+{
+	unsigned int sz = strlen(result);
+	struct vxts_window w;
+
+	vxts_window_snapshot(&ctx->win, &w);
+	DMEMIT(" convert:%s boundary:%llu", vxts_parse_dir_name(ctx->table.dir),
+	       (unsigned long long)w.s.boundary);
+	if (vxts_wstate_held(&w.s))
+		DMEMIT(" window:%llu-%llu", (unsigned long long)w.s.lo,
+		       (unsigned long long)w.s.hi);
+	else
+		DMEMIT(" window:-");
+	DMEMIT(" held:%u held_total:%llu hold_max_us:%llu wait_max_us:%llu",
+	       w.nr_held, (unsigned long long)w.held_total,
+	       (unsigned long long)div_u64(w.hold_max_ns, NSEC_PER_USEC),
+	       (unsigned long long)div_u64(w.wait_max_ns, NSEC_PER_USEC));
+}
+
 /* Fields documented in docs/TARGET.md; append new ones at the end only. */
 static void vxts_status_info(struct vxts_ctx *ctx, char *result,
 			     unsigned int maxlen)
@@ -277,6 +363,8 @@ static void vxts_status_info(struct vxts_ctx *ctx, char *result,
 	       vxts_crypt_driver(&ctx->crypt), ctx->crypt.unit_size,
 	       s.read_bios, s.write_bios, s.reads_inline, s.reads_deferred,
 	       s.bounce_waits, s.refused_bios);
+	if (vxts_converting(ctx))
+		vxts_status_convert(ctx, result, maxlen);
 }
 
 static void vxts_status_ima(struct dm_target *ti, char *result,
@@ -295,8 +383,18 @@ static void vxts_status_ima(struct dm_target *ti, char *result,
 	DMEMIT(",cipher_string=%s,key_type=%s,iv_offset=%llu,sector_size=%u",
 	       VXTS_CIPHER, kinds[t->key.kind],
 	       (unsigned long long)t->iv_offset, t->unit_size);
-	DMEMIT(",iv_large_sectors=%c,allow_discards=%c;",
+	DMEMIT(",iv_large_sectors=%c,allow_discards=%c",
 	       t->iv_large_sectors ? 'y' : 'n', t->allow_discards ? 'y' : 'n');
+	if (vxts_converting(ctx)) {
+		struct vxts_window w;
+
+		vxts_window_snapshot(&ctx->win, &w);
+		DMEMIT(",convert=%s,boundary=%llu", vxts_parse_dir_name(t->dir),
+		       (unsigned long long)w.s.boundary);
+		if (t->dir == VXTS_DIR_REENCRYPT)
+			DMEMIT(",old_key_type=%s", kinds[t->old_key.kind]);
+	}
+	DMEMIT(";");
 }
 
 static void vxts_status(struct dm_target *ti, status_type_t type,
@@ -317,6 +415,54 @@ static void vxts_status(struct dm_target *ti, status_type_t type,
 		vxts_status_ima(ti, result, maxlen);
 		break;
 	}
+}
+
+/* ---- messages and suspend ---- */
+
+/*
+ * `dmsetup message <name> 0 hold <lo> <hi> | advance <hi> | release`
+ * (docs/ONLINE.md). Anything malformed, out of order or sent to a target
+ * without convert: is refused with -EINVAL and changes nothing.
+ *
+ * dm calls this in the sender's task, under its SRCU read lock on the live
+ * table. A hold that sleeps there delays a concurrent suspend or table swap
+ * (synchronize_srcu) until it returns; it cannot deadlock with them: the
+ * bios it waits for are already mapped and on their way to the lower
+ * device, and neither suspend nor swap stops those. The sleep is killable.
+ */
+static int vxts_message(struct dm_target *ti, unsigned int argc, char **argv,
+			char *result, unsigned int maxlen)
+{
+	struct vxts_ctx *ctx = ti->private;
+	struct bio_list out = BIO_EMPTY_LIST;
+	struct vxts_msg m;
+	int r;
+
+	if (!vxts_converting(ctx) || vxts_parse_message(argc, argv, &m))
+		return -EINVAL;
+	r = vxts_window_message(&ctx->win, ti->len, vxts_unit_sectors(&ctx->crypt),
+				&m, &out);
+	vxts_io_dispatch_list(ctx, &out);
+	return r;
+}
+
+/*
+ * A flushing suspend waits for every mapped bio, the held ones too: it
+ * returns once the window moves (or fails if its caller is interrupted).
+ * A noflush suspend hands the held bios back to dm instead, which defers
+ * them until resume; so an LVM-style noflush suspend never waits on the
+ * converter. A table reload drops the window with the old table: the
+ * converter must not hold one across a reload (docs/ONLINE.md).
+ */
+static void vxts_presuspend(struct dm_target *ti)
+{
+	struct vxts_ctx *ctx = ti->private;
+	struct bio_list out = BIO_EMPTY_LIST;
+
+	if (!vxts_converting(ctx) || !dm_noflush_suspending(ti))
+		return;
+	vxts_window_requeue_held(&ctx->win, &out);
+	vxts_io_dispatch_list(ctx, &out);
 }
 
 /* ---- limits and devices ---- */
@@ -353,12 +499,15 @@ static int vxts_iterate_devices(struct dm_target *ti,
 
 static struct target_type vxts_target = {
 	.name = "vxts",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = vxts_ctr,
 	.dtr = vxts_dtr,
 	.map = vxts_io_map,
+	.end_io = vxts_io_end,
+	.presuspend = vxts_presuspend,
 	.status = vxts_status,
+	.message = vxts_message,
 	.io_hints = vxts_io_hints,
 	.iterate_devices = vxts_iterate_devices,
 };
