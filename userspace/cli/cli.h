@@ -65,6 +65,8 @@ enum cli_opt_id {
 	OPT_INTERVAL,
 	OPT_WINDOW_SIZE,
 	OPT_FORCE,
+	OPT_ONLINE,
+	OPT_MAX_HOLD_MS,
 	OPT_COUNT
 };
 
@@ -81,6 +83,7 @@ struct cli_opts {
 	bool header_at_end;
 	bool volume_key;
 	bool no_progress;
+	bool online;			/* encrypt/decrypt/reencrypt NAME DEVICE */
 	const char *header;
 	const char *key_file;
 	const char *passphrase_file;
@@ -95,6 +98,7 @@ struct cli_opts {
 	uint64_t rate_limit;		/* bytes/s, 0 = unlimited */
 	uint64_t window_size;		/* bytes per commit point, 0 = default */
 	uint32_t interval_ms;		/* status: sampling time for the rate */
+	uint32_t max_hold_ms;		/* online: target for one window hold, 0 = 10 */
 	uint32_t threads;
 	uint32_t argon2_memory;		/* KiB */
 	uint32_t argon2_time;
@@ -220,5 +224,16 @@ int cli_cmd_keyslot_remove(const struct cli_opts *o);
 int cli_cmd_keyslot_list(const struct cli_opts *o);
 int cli_cmd_header_backup(const struct cli_opts *o);
 int cli_cmd_header_restore(const struct cli_opts *o);
+/* cmd_online.c: verbs on a dm-vxts mapping NAME */
+int cli_cmd_open(const struct cli_opts *o);
+int cli_cmd_close(const struct cli_opts *o);
+int cli_cmd_pause(const struct cli_opts *o);
+int cli_cmd_resume(const struct cli_opts *o);
+int cli_online_convert(const struct cli_opts *o, int dir);
+bool cli_online_is_mapping(const char *arg);
+int cli_online_status(const struct cli_opts *o);
+/* cmd_convert.c, shared with the online verbs */
+struct cli_key;
+int cli_encrypt_format(const struct cli_opts *o, const struct cli_key *k);
 
 #endif

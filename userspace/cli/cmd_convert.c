@@ -177,7 +177,7 @@ static void cli_conv_warn_layout(const struct cli_opts *o)
 }
 
 /* encrypt, first run: write a header that records the device as plaintext. */
-static int cli_encrypt_format(const struct cli_opts *o, const struct cli_key *k)
+int cli_encrypt_format(const struct cli_opts *o, const struct cli_key *k)
 {
 	struct vxts_argon2_params a;
 	struct vxts_format_opts fo = {
@@ -245,6 +245,8 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 		cli_err("encrypt: --header and --header-at-end exclude each other");
 		return CLI_EXIT_USAGE;
 	}
+	if (o->online)
+		return cli_online_convert(o, VXTS_DIR_ENCRYPT);
 	cli_conv_setup(&c, o, "encrypt");
 	r = cli_encrypt_prepare(&c, &k);
 	if (!r) {
@@ -273,6 +275,8 @@ int cli_cmd_decrypt(const struct cli_opts *o)
 	struct cli_conv c;
 	int r;
 
+	if (o->online)
+		return cli_online_convert(o, VXTS_DIR_DECRYPT);
 	cli_conv_setup(&c, o, "decrypt");
 	r = cli_conv_open(&c, NULL);
 	if (r) {
@@ -357,6 +361,8 @@ int cli_cmd_reencrypt(const struct cli_opts *o)
 	struct cli_conv c;
 	int r;
 
+	if (o->online)
+		return cli_online_convert(o, VXTS_DIR_REENCRYPT);
 	cli_conv_setup(&c, o, "reencrypt");
 	r = cli_key_get(&k, o, CLI_KEY_UNLOCK, false);
 	if (!r)

@@ -135,6 +135,8 @@ int cli_cmd_status(const struct cli_opts *o)
 	bool sampled = false, running;
 	int r;
 
+	if (cli_online_is_mapping(o->pos[0]))
+		return cli_online_status(o);
 	r = cli_info_read(o, "status", &a);
 	if (r)
 		return cli_fail(o, "status", o->pos[0], r, 0);

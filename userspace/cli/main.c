@@ -22,21 +22,35 @@
 			 OPT_BIT(OPT_CHUNK_SIZE) | OPT_BIT(OPT_THREADS) | \
 			 OPT_BIT(OPT_NO_PROGRESS) | OPT_BIT(OPT_YES) | \
 			 OPT_BIT(OPT_RATE_LIMIT) | OPT_BIT(OPT_WINDOW_SIZE))
+#define O_ONLINE	(OPT_BIT(OPT_ONLINE) | OPT_BIT(OPT_MAX_HOLD_MS))
 #define O_LAYOUT	(OPT_BIT(OPT_HEADER_AT_END) | OPT_BIT(OPT_SECTOR_SIZE) | \
 			 OPT_BIT(OPT_IV_OFFSET) | OPT_BIT(OPT_LABEL) | O_ARGON2)
 
 static const struct cli_verb cli_verbs[] = {
-	{ "encrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT | OPT_BIT(OPT_FORCE),
+	{ "encrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT |
+	  O_ONLINE | OPT_BIT(OPT_FORCE),
 	  "encrypt DEVICE in place (re-running resumes)", cli_cmd_encrypt },
-	{ "decrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE,
+	{ "decrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_ONLINE,
 	  "decrypt DEVICE in place back to plaintext", cli_cmd_decrypt },
-	{ "reencrypt", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | O_ARGON2 |
+	{ "reencrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_ARGON2 |
+	  O_ONLINE |
 	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
 	  "re-key DEVICE in place with a new volume key", cli_cmd_reencrypt },
 	{ "format", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_LAYOUT | OPT_BIT(OPT_YES),
 	  "create a new, empty encrypted volume (destroys data)", cli_cmd_format },
-	{ "status", "DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
-	  "state, percent done, rate and ETA of DEVICE", cli_cmd_status },
+	{ "status", "NAME|DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
+	  "state, percent done, rate and ETA of DEVICE (or of mapping NAME)", cli_cmd_status },
+	{ "open", "NAME DEVICE", 2, 2, O_COMMON | O_UNLOCK | OPT_BIT(OPT_NEW_KEY_FILE) |
+	  OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
+	  "map DEVICE as /dev/mapper/NAME through dm-vxts (finishes a cut window first)",
+	  cli_cmd_open },
+	{ "close", "NAME", 1, 1, OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON),
+	  "remove mapping NAME and unlink its keys", cli_cmd_close },
+	{ "pause", "NAME", 1, 1, OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON),
+	  "online conversion of NAME: stop at the next window edge and wait", cli_cmd_pause },
+	{ "resume", "NAME", 1, 1, O_COMMON | O_UNLOCK | O_ENGINE | OPT_BIT(OPT_MAX_HOLD_MS) |
+	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
+	  "wake a paused online conversion of NAME, or restart a dead one", cli_cmd_resume },
 	{ "dump", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_VOLUME_KEY),
 	  "print the header (never keys, unless --volume-key)", cli_cmd_dump },
 	{ "keyslot add", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ARGON2 |

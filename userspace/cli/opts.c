@@ -61,6 +61,10 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 		"encrypt: even if no signature shows plaintext; header restore: a mid-conversion backup" },
 	[OPT_WINDOW_SIZE] = { "window-size", "BYTES",
 		"bytes converted between two commit points (default: checksum 64M, journal 4M)" },
+	[OPT_ONLINE] = { "online", NULL,
+		"convert NAME DEVICE while in use: map /dev/mapper/NAME over DEVICE through dm-vxts" },
+	[OPT_MAX_HOLD_MS] = { "max-hold-ms", "MS",
+		"online: hold application IO to a window at most about this long (default 10)" },
 	[OPT_INTERVAL] = { "interval", "MS",
 		"status: how long to watch the boundary to measure the rate (default 1000)" },
 };
@@ -186,6 +190,8 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 			r = -EINVAL;
 		}
 		break;
+	case OPT_ONLINE: o->online = true; break;
+	case OPT_MAX_HOLD_MS: r = cli_opts_u32(name, arg, 1, 60000, &o->max_hold_ms); break;
 	case OPT_INTERVAL: r = cli_opts_u32(name, arg, 0, 60000, &o->interval_ms); break;
 	case OPT_THREADS: r = cli_opts_u32(name, arg, 1, 256, &o->threads); break;
 	case OPT_ARGON2_MEMORY:
@@ -269,6 +275,12 @@ int cli_opts_parse(struct cli_opts *o, const struct cli_verb *v,
 		o->given |= OPT_BIT(id);
 		if (cli_opts_set(o, id, optarg))
 			return -EINVAL;
+	}
+	/* encrypt|decrypt|reencrypt: DEVICE, or NAME DEVICE with --online */
+	if (v->max_pos == 2 && v->min_pos == 1 && o->npos != (o->online ? 2 : 1)) {
+		cli_err("%s: expected %s", v->name, o->online ? "NAME DEVICE (with --online)" :
+			"DEVICE (NAME DEVICE only with --online)");
+		return -EINVAL;
 	}
 	if (o->npos < v->min_pos || o->npos > v->max_pos) {
 		cli_err("%s: expected %s", v->name, v->args);

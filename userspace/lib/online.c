@@ -472,6 +472,24 @@ int vxts_online_kernel(const char *name, struct vxts_online_kstate *k)
 			    t.t[0].params) : 0;
 }
 
+int vxts_online_data_device(const char *name, char *devno, size_t len)
+{
+	struct vxts_dm_table t;
+	char key[96], oldk[96];
+	int r = vxts_dm_query(name, true, &t);
+
+	if (r)
+		return r;
+	if (t.n == 1 && !strcmp(t.t[0].type, "vxts"))
+		return vxts_online_parse_table(t.t[0].params, devno, len, key, oldk, sizeof(key));
+	if (t.n == 1 && !strcmp(t.t[0].type, "linear") &&
+	    sscanf(t.t[0].params, "%31s", key) == 1) {
+		snprintf(devno, len, "%s", key);
+		return 0;
+	}
+	return vxts_err(-EINVAL, "%s is not a single vxts or linear target", name);
+}
+
 static int onl_key_load(struct vxts_volume *v, enum vxts_key_which which, const char *desc)
 {
 	uint8_t *key = vxts_secure_alloc(VXTS_KEY_BYTES);

@@ -430,6 +430,9 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 /* Kernel state of mapping @name; -ENXIO if it does not exist. */
 int vxts_online_kernel(const char *name, struct vxts_online_kstate *k);
 
+/* "major:minor" of the device the vxts (or linear) table of @name maps. */
+int vxts_online_data_device(const char *name, char *devno, size_t len);
+
 /* Runtime state of @name (never fails: unknown fields stay empty). */
 void vxts_online_runtime(const char *name, struct vxts_online_rt *rt);
 
