@@ -48,7 +48,7 @@ static void tk_unhex(uint8_t *out, const char *hex, size_t len)
 
 static struct vxts_kek tk_kek(enum vxts_kek_type type, const char *s)
 {
-	return (struct vxts_kek){ type, (const uint8_t *)s, strlen(s) };
+	return (struct vxts_kek){ .type = type, .secret = (const uint8_t *)s, .len = strlen(s) };
 }
 
 static void tk_key(uint8_t *key, size_t len, uint8_t seed)
@@ -168,7 +168,7 @@ static void test_keyfile_round_trip(void **state)
 	static const size_t lens[] = { 1, 7, 8, 9, 16, 32, 63, 64 };
 	struct vxts_kek kek = tk_kek(VXTS_KEK_KEYFILE, "0123456789abcdef key file");
 	uint8_t one = 0x42;
-	struct vxts_kek tiny = { VXTS_KEK_KEYFILE, &one, 1 };
+	struct vxts_kek tiny = { .type = VXTS_KEK_KEYFILE, .secret = &one, .len = 1 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
 		tk_round_trip(&kek, NULL, lens[i], (uint32_t)i);
@@ -403,7 +403,7 @@ static void test_seal_rejects(void **state)
 {
 	struct vxts_kek kek = tk_kek(VXTS_KEK_PASSPHRASE, "p");
 	struct vxts_kek none = tk_kek(VXTS_KEK_NONE, "p");
-	struct vxts_kek empty = { VXTS_KEK_KEYFILE, (const uint8_t *)"", 0 };
+	struct vxts_kek empty = { .type = VXTS_KEK_KEYFILE, .secret = (const uint8_t *)"", .len = 0 };
 	struct vxts_argon2_params small_m = { 1, 8, 2 };	/* Argon2 needs m >= 8 p */
 	struct vxts_argon2_params huge_p = { 1, 4096, 64 };
 	uint8_t slot[VXTS_KEYSLOT_SIZE], key[65] = { 1 };

@@ -43,8 +43,8 @@ void fx_init(struct fx *f, uint64_t data_size, uint64_t area, bool at_end, uint3
 	f->secret2 = vxts_secure_alloc(32);
 	fx_fill(f->secret, 32, seed + 1);
 	fx_fill(f->secret2, 32, seed + 2);
-	f->kek = (struct vxts_kek){ VXTS_KEK_KEYFILE, f->secret, 32 };
-	f->kek2 = (struct vxts_kek){ VXTS_KEK_KEYFILE, f->secret2, 32 };
+	f->kek = (struct vxts_kek){ .type = VXTS_KEK_KEYFILE, .secret = f->secret, .len = 32 };
+	f->kek2 = (struct vxts_kek){ .type = VXTS_KEK_KEYFILE, .secret = f->secret2, .len = 32 };
 }
 
 void fx_free(struct fx *f)
