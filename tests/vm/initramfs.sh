@@ -15,12 +15,14 @@ initrd_tools=(
 	dmsetup cryptsetup fio keyctl kmod blockdev blkdiscard losetup
 	dd cmp od stat truncate sha256sum head tr wc
 	mke2fs e2fsck
+	# online campaigns (scenarios 3x): XFS, LVM, dm-crypt cross-checks
+	mkfs.xfs xfs_repair lvm
 )
 
 # Modules by name; modprobe -D resolves their dependencies on the host.
 initrd_modules=(
 	dm-mod dm-crypt dm-flakey dm-delay dm-log-writes brd loop null_blk
-	configfs xts aesni-intel crc32c-intel crc32c_generic ext4 nvme
+	configfs xts aesni-intel crc32c-intel crc32c_generic ext4 nvme xfs
 )
 
 initrd_log() {
@@ -93,6 +95,54 @@ initrd_tools_copy() { # <root>
 		echo "$t() { /usr/sbin/$t \"\$@\"; }" >> "$r/vxts/tools.sh"
 	done
 	initrd_vxts_copy "$r"
+	initrd_lvm_setup "$r"
+}
+
+# LVM in a guest without udev: lvm is one binary behind many names; its
+# config turns off udev sync and the devices file, scans /dev/ram* and loop
+# devices only, and keeps locks and archives on tmpfs.
+initrd_lvm_setup() { # <root>
+	local r=$1 t
+	for t in pvcreate vgcreate lvcreate vgchange lvchange lvs vgs pvs lvremove \
+			vgremove pvremove lvextend vgscan; do
+		ln -sf lvm "$r/usr/sbin/$t"
+		echo "$t() { /usr/sbin/lvm $t \"\$@\"; }" >> "$r/vxts/tools.sh"
+	done
+	mkdir -p "$r/etc/lvm"
+	cat > "$r/etc/lvm/lvm.conf" <<'LVMCONF'
+devices {
+	obtain_device_list_from_udev = 0
+	external_device_info_source = "none"
+	use_devicesfile = 0
+	filter = [ "a|^/dev/ram|", "a|^/dev/loop|", "r|.*|" ]
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	monitoring = 0
+}
+global {
+	locking_dir = "/run/lock/lvm"
+}
+backup {
+	backup = 1
+	backup_dir = "/run/lvm/backup"
+	archive = 0
+	archive_dir = "/run/lvm/archive"
+}
+LVMCONF
+}
+
+# Small C tools of the online campaigns (tests/vm/tools/*.c), built static
+# for the guest: vxwriter (the hash-tracking application) and lwreplay (a
+# dm-log-writes replayer).
+initrd_vm_tools() { # <root>
+	local here=$1 r=$2 c
+	for c in "$here"/tools/*.c; do
+		[ -e "$c" ] || continue
+		gcc -O2 -Wall -static -o "$r/usr/bin/$(basename "$c" .c)" "$c" ||
+			{ initrd_log "cannot build $c"; return 1; }
+	done
 }
 
 # The repo's userspace engine, when built: scenarios cross-check it against
@@ -154,6 +204,8 @@ initrd_build() { # <kver> <ko|-> <out.cpio> <scenario.sh>...
 	install -m 0755 "$here/init" "$r/init"
 	mkdir -p "$r/vxts/scenarios"
 	install -m 0644 "$here/guest-lib.sh" "$r/vxts/guest-lib.sh"
+	install -m 0644 "$here/online-lib.sh" "$r/vxts/online-lib.sh"
+	initrd_vm_tools "$here" "$r" || return 1
 	install -m 0755 "$@" "$r/vxts/scenarios/"
 	(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out"
 	rm -rf "$r"
