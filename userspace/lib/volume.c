@@ -518,14 +518,19 @@ static int vol_try_slots(struct vxts_volume *v, const struct vxts_kek *kek, int 
 	struct vxts_keyslot_info ki;
 	size_t len;
 	uint32_t id;
-	int r = 0;
+	int r = 0, provider_r = 0;
 
 	if (!key)
 		return vxts_err(-ENOMEM, "cannot lock memory for keys");
 	for (int i = 0; i < VXTS_KEYSLOTS && r != -ENOMEM; i++) {
 		if (vxts_keyslot_info(h->slots[i], &ki) || !ki.in_use || ki.type != kek->type)
 			continue;
-		r = vxts_keyslot_open(h->slots[i], kek, key, &len, &id);
+		r = vxts_keyslot_table_open(h->slots, i, kek, key, &len, &id);
+		/* A token or KMS helper failure says more than "wrong key". */
+		if (vxts_keyslot_provider_error(r))
+			provider_r = r;
+		if (r == -EKEYREJECTED)
+			break;		/* wrong PIN: another try could lock the token */
 		if (r || len != VXTS_KEY_BYTES)
 			continue;
 		(*opened)++;
@@ -538,7 +543,9 @@ static int vol_try_slots(struct vxts_volume *v, const struct vxts_kek *kek, int 
 		}
 	}
 	vxts_secure_free(key, VXTS_KEY_BYTES);
-	return r == -ENOMEM ? r : 0;
+	if (r == -ENOMEM)
+		return r;
+	return !*opened && provider_r ? provider_r : 0;
 }
 
 /* The MAC guards everything recovery acts on: check it before any write. */
@@ -637,7 +644,7 @@ int vxts_info(struct vxts_volume *v, struct vxts_info *in)
 	in->direct_io = v->data->direct;
 	in->current_key_id = h->key_id;
 	for (int i = 0; i < VXTS_KEYSLOTS; i++)
-		vxts_keyslot_info(h->slots[i], &in->slots[i]);
+		vxts_keyslot_table_info(h->slots, i, &in->slots[i]);
 	return 0;
 }
 
@@ -689,15 +696,14 @@ static int vol_seal_new(struct vxts_volume *v, const struct vxts_kek *keks, size
 	/* Slots of the other id are leftovers of an abandoned re-key. */
 	for (int i = 0; i < VXTS_KEYSLOTS; i++)
 		if (!vxts_keyslot_info(v->h.slots[i], &ki) && ki.in_use && ki.key_id == id)
-			vxts_keyslot_clear(v->h.slots[i]);
+			vxts_keyslot_table_clear(v->h.slots, i);
 	r = vxts_random(v->keys->new, VXTS_KEY_BYTES);
-	for (int i = 0; !r && done < n && i < VXTS_KEYSLOTS; i++) {
-		if (vxts_keyslot_info(v->h.slots[i], &ki) || ki.in_use)
-			continue;
-		r = vxts_keyslot_seal(v->h.slots[i], &keks[done++], p, v->keys->new,
-				      VXTS_KEY_BYTES, id);
+	for (; !r && done < n; done++) {
+		r = vxts_keyslot_table_seal(v->h.slots, -1, &keks[done], p, v->keys->new,
+					    VXTS_KEY_BYTES, id);
+		r = r < 0 ? r : 0;
 	}
-	if (!r && done < n)
+	if (r == -ENOSPC)
 		r = vxts_err(-ENOSPC, "not enough free keyslots for %zu new keys", n);
 	if (!r)
 		r = vxts_hdr_mac_key(&v->h, v->keys->new, v->keys->mac_new);
@@ -804,8 +810,7 @@ int vxts_recover(struct vxts_volume *v)
 int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		     const struct vxts_argon2_params *p, int slot)
 {
-	struct vxts_keyslot_info ki;
-	uint8_t saved[VXTS_KEYSLOT_SIZE];
+	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
 	int r;
 
 	vxts_err_clear();
@@ -816,50 +821,100 @@ int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		return vxts_err(-EBUSY, "a re-key is in progress: add keys after it completes");
 	if (slot >= VXTS_KEYSLOTS || slot < -1)
 		return vxts_err(-EINVAL, "keyslot %d: slots are 0..%d", slot, VXTS_KEYSLOTS - 1);
-	for (int i = 0; slot < 0 && i < VXTS_KEYSLOTS; i++)
-		if (!vxts_keyslot_info(v->h.slots[i], &ki) && !ki.in_use)
-			slot = i;
-	if (slot < 0)
-		return vxts_err(-ENOSPC, "all %d keyslots are in use", VXTS_KEYSLOTS);
-	if (vxts_keyslot_info(v->h.slots[slot], &ki) || ki.in_use)
-		return vxts_err(-EEXIST, "keyslot %d is in use", slot);
-	memcpy(saved, v->h.slots[slot], sizeof(saved));
-	r = vxts_keyslot_seal(v->h.slots[slot], kek, p, v->keys->cur, VXTS_KEY_BYTES,
-			      v->h.key_id);
-	if (r)
-		r = vxts_err(r, "cannot seal keyslot %d (%d)", slot, r);
-	else
+	memcpy(saved, v->h.slots, sizeof(saved));
+	r = vxts_keyslot_table_seal(v->h.slots, slot, kek, p, v->keys->cur, VXTS_KEY_BYTES,
+				    v->h.key_id);
+	if (r == -ENOSPC)
+		vxts_err(r, "not enough free keyslots (a PKCS#11 RSA or KMS slot takes 2-4 "
+			 "entries): remove one first");
+	else if (r == -EEXIST)
+		vxts_err(r, "keyslot %d (or an entry after it that the new slot needs) is in "
+			 "use", slot);
+	else if (r < 0 && !vxts_error_detail()[0])
+		vxts_err(r, "cannot seal keyslot %d (%d)", slot, r);
+	slot = r;
+	if (r >= 0)
 		r = vol_commit(v);
-	if (r)
-		memcpy(v->h.slots[slot], saved, sizeof(saved));
-	return r ? r : slot;
+	if (r < 0)
+		memcpy(v->h.slots, saved, sizeof(saved));
+	vxts_wipe(saved, sizeof(saved));
+	return r < 0 ? r : slot;
 }
 
 int vxts_keyslot_remove(struct vxts_volume *v, int slot)
 {
 	struct vxts_keyslot_info ki, kj;
-	uint8_t saved[VXTS_KEYSLOT_SIZE];
+	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
 	int same = 0, r;
 
 	vxts_err_clear();
 	r = vol_need_unlocked(v, true);
 	if (r)
 		return r;
-	if (slot < 0 || slot >= VXTS_KEYSLOTS || vxts_keyslot_info(v->h.slots[slot], &ki) ||
-	    !ki.in_use)
+	if (slot < 0 || slot >= VXTS_KEYSLOTS ||
+	    vxts_keyslot_table_info(v->h.slots, slot, &ki) || !ki.in_use)
 		return vxts_err(-ENOENT, "keyslot %d is not in use", slot);
+	if (ki.type == VXTS_KEK_CONT)
+		return vxts_err(-EINVAL, "entry %d is part of keyslot %d: remove slot %d",
+				slot, ki.head, ki.head);
 	for (int i = 0; i < VXTS_KEYSLOTS; i++)
 		if (!vxts_keyslot_info(v->h.slots[i], &kj) && kj.in_use && kj.key_id == ki.key_id)
 			same++;
 	if (same == 1)
 		return vxts_err(-EPERM, "keyslot %d is the last one holding its volume key: "
 				"add another key first (key lost = data lost)", slot);
-	memcpy(saved, v->h.slots[slot], sizeof(saved));
-	vxts_keyslot_clear(v->h.slots[slot]);
+	memcpy(saved, v->h.slots, sizeof(saved));
+	vxts_keyslot_table_clear(v->h.slots, slot);
 	r = vol_commit(v);
 	if (r)
-		memcpy(v->h.slots[slot], saved, sizeof(saved));
+		memcpy(v->h.slots, saved, sizeof(saved));
 	return r;
+}
+
+/*
+ * Replaces the KEK of slot @slot: the DEK is sealed under @kek (a new key
+ * file, a new vault key version, ...) and the old slot is cleared in the
+ * same header update. A crash before copy 1 of the commit is synced leaves
+ * the old header (old KEK opens, new does not); after it, the new one (new
+ * KEK opens, old does not); the loader never sees both half-applied, and
+ * either way exactly one of the two KEKs opens the volume. Data untouched.
+ */
+int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *kek,
+			const struct vxts_argon2_params *p)
+{
+	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
+	struct vxts_keyslot_info ki;
+	int r;
+
+	vxts_err_clear();
+	r = vol_need_unlocked(v, true);
+	if (r)
+		return r;
+	if (v->h.direction == VXTS_DIR_REENCRYPT)
+		return vxts_err(-EBUSY, "a re-key is in progress: rotate keys after it completes");
+	if (slot < 0 || slot >= VXTS_KEYSLOTS ||
+	    vxts_keyslot_table_info(v->h.slots, slot, &ki) || !ki.in_use ||
+	    ki.type == VXTS_KEK_CONT)
+		return vxts_err(-ENOENT, "keyslot %d is not in use (see `vxts keyslot list`)",
+				slot);
+	if (ki.key_id != v->h.key_id)
+		return vxts_err(-EINVAL, "keyslot %d does not hold the current volume key", slot);
+	memcpy(saved, v->h.slots, sizeof(saved));
+	vxts_keyslot_table_clear(v->h.slots, slot);
+	r = vxts_keyslot_table_seal(v->h.slots, -1, kek, p, v->keys->cur, VXTS_KEY_BYTES,
+				    v->h.key_id);
+	if (r == -ENOSPC)
+		vxts_err(r, "no room for the new slot even after freeing slot %d: remove "
+			 "another slot first", slot);
+	else if (r < 0 && !vxts_error_detail()[0])
+		vxts_err(r, "cannot seal the new keyslot (%d)", r);
+	slot = r;
+	if (r >= 0)
+		r = vol_commit(v);
+	if (r < 0)
+		memcpy(v->h.slots, saved, sizeof(saved));
+	vxts_wipe(saved, sizeof(saved));
+	return r < 0 ? r : slot;
 }
 
 /* ---- header backup / restore ------------------------------------------------------ */

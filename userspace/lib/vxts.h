@@ -283,6 +283,16 @@ int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
  */
 int vxts_keyslot_remove(struct vxts_volume *v, int slot);
 
+/*
+ * Re-seals the current DEK under @kek and clears slot @slot, in one header
+ * update (atomic: after a crash exactly one of the old and new KEK opens).
+ * Returns the new slot number (>= 0), -ENOENT @slot not in use, -EINVAL it
+ * holds no current key, -ENOSPC, -EBUSY while re-keying, or the seal's error
+ * (a KMS helper or PKCS#11 token failure: -ETIMEDOUT, -EPROTO, -ECOMM).
+ */
+int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *kek,
+			const struct vxts_argon2_params *p);
+
 /* ---- header backup / restore ----------------------------------------- */
 
 /*
