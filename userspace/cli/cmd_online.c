@@ -133,6 +133,36 @@ static bool cli_onl_state_ok(struct cli_onl *c, enum vxts_state from, enum vxts_
 	return c->in.state == from || c->in.state == busy || c->in.state == done;
 }
 
+static enum vxts_state cli_onl_from(enum vxts_direction d)
+{
+	return d == VXTS_DIR_ENCRYPT ? VXTS_STATE_PLAINTEXT : VXTS_STATE_ENCRYPTED;
+}
+
+/*
+ * The mapping exists in a final state (linear, or plain vxts) and the verb
+ * asks for a conversion from it: record the start in the header only; the
+ * converter then swaps the partial table in (boundary 0: same bytes).
+ */
+static int cli_onl_begin(struct cli_onl *c)
+{
+	struct vxts_kek keks[2] = {
+		{ .type = c->k.type, .secret = c->k.secret, .len = c->k.len },
+		{ .type = c->nk.type, .secret = c->nk.secret, .len = c->nk.len },
+	};
+	int r;
+
+	if (c->dir == VXTS_DIR_NONE || c->in.direction != VXTS_DIR_NONE ||
+	    c->in.state != cli_onl_from(c->dir))
+		return 0;
+	if (c->dir == VXTS_DIR_REENCRYPT)
+		cli_warn("%s: after the re-key only the key given (and --new-key-file/"
+			 "--new-passphrase-file) opens it", c->name);
+	r = vxts_convert_start(c->v, c->dir, &c->co, keks, c->nk.secret ? 2 : 1);
+	if (!r)
+		r = vxts_info(c->v, &c->in);
+	return r == -EALREADY ? 0 : r;
+}
+
 /* Record the conversion's start, or recover a window a crash cut. */
 static int cli_onl_start(struct cli_onl *c)
 {
@@ -319,6 +349,9 @@ static int cli_onl_convert(struct cli_onl *c)
 			   vxts_state_name(c->in.state), c->name);
 		return cli_onl_fail(c, -EBUSY, CLI_EXIT_STATE);
 	}
+	r = cli_onl_begin(c);
+	if (r)
+		return cli_onl_fail(c, r, r == -EBUSY ? CLI_EXIT_STATE : 0);
 	cli_signals_install();
 	cli_progress_init(&c->prog, c->o, c->verb);
 	c->prog.last_done = c->in.boundary;

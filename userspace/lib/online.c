@@ -785,6 +785,42 @@ static int onl_reconcile(struct onl *o, struct vxts_volume *v, struct vxts_onlin
 	return 0;
 }
 
+/*
+ * A conversion started on a mapped volume (vxts_convert_start() wrote only
+ * the header: boundary 0, no window) while the final-state table is still
+ * live: linear before an encrypt, plain vxts before a decrypt or re-key. At
+ * boundary 0 the partial table serves every sector in the old form, i.e.
+ * exactly what the live table serves, so it is loaded under IO. A crash
+ * before the resume leaves the old table and the same header: this runs
+ * again.
+ */
+static int onl_switch(struct vxts_volume *v, const char *name, const char **did)
+{
+	struct vxts_online_kstate k;
+	struct vxts_online_map m;
+	struct vxts_dm_table t;
+	struct vxts_info in;
+	char devno[32];
+	int r;
+
+	r = vxts_online_kernel(name, &k);
+	if (!r)
+		r = vxts_info(v, &in);
+	if (r || k.dir != VXTS_DIR_NONE || in.direction == VXTS_DIR_NONE)
+		return r;
+	if (in.boundary || in.window_size)
+		return onl_unclean("the mapping is not converting but the header is past 0");
+	r = vxts_online_data_device(name, devno, sizeof(devno));
+	if (!r)
+		r = onl_describe(v, devno, &m);
+	if (!r)
+		r = vxts_online_table(&m, &t);
+	if (!r)
+		r = vxts_dm_reload(name, &t);
+	*did = "switch";
+	return r;
+}
+
 /* Unlinks a logon key no table uses any more (absent is fine). */
 static void onl_key_drop(const char *desc)
 {
@@ -861,6 +897,8 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 	c.progress_ctx = &o;
 	r = onl_lock(name, &fd);
 	if (!r)
+		r = onl_switch(v, name, &st->reconciled);
+	if (!r && strcmp(st->reconciled, "switch"))
 		r = onl_reconcile(&o, v, st);
 	if (!r && in.direction != VXTS_DIR_NONE)
 		r = vxts_convert_held(v, &c, &hold);

@@ -1,0 +1,166 @@
+#!/bin/sh
+# One online life cycle on a 48 MiB data area (64 MiB RAM disk, header at
+# its end): `vxts encrypt --online`, `reencrypt --online`, `decrypt
+# --online`, each with fio (crc32c, verify_backlog: every block read back
+# soon after it is written) looping on the first 16 MiB of /dev/mapper/on
+# and a reader checking the untouched last 16 MiB against the original
+# plaintext, during the whole conversion. After each pass: the final table
+# is live (vxts without convert:, or linear after the decrypt), a
+# deterministic fio job on the middle 16 MiB verifies across passes, and
+# stock dm-crypt (cryptsetup plain) with the volume key reads what the
+# mapping reads. Then the throughput of an idle online encrypt against an
+# offline one on the same device (TCG: only the ratio means something).
+. /vxts/guest-lib.sh
+. /vxts/online-lib.sh
+need_online
+
+DEV=/dev/ram0
+MIB=48
+BYTES=$((MIB << 20))
+M16=$((16 << 20))
+
+step "48 MiB of plaintext on $DEV, header area at the end"
+dev_zero "$DEV"
+rand_file init.img "$BYTES"
+dev_write "$DEV" init.img
+head -c $((32 << 20)) init.img | tail -c "$M16" > tail.img	# bytes [32M, 48M)
+TAIL=$(file_sum tail.img)
+
+job() { # <file> <offset> <extra...>: fio on 16 MiB of /dev/mapper/on
+	local f=$1 off=$2
+	shift 2
+	{
+		echo "[global]"
+		echo "filename=${FIO_DEV:-/dev/mapper/on}"
+		echo "direct=1"
+		echo "ioengine=libaio"
+		echo "iodepth=8"
+		echo "rw=randwrite"
+		echo "bsrange=4k-64k"
+		echo "blockalign=4k"
+		echo "offset=$off"
+		echo "size=16m"
+		echo "verify=crc32c"
+		echo "verify_fatal=1"
+		echo "verify_dump=0"
+		for x in "$@"; do echo "$x"; done
+		echo "[j]"
+	} > "$f"
+}
+
+# Until stop.flag: fio loops (new offsets each time) on [0, 16M) and the
+# last 16 MiB is read and compared; any error leaves bg.failed.
+bg_load() {
+	local i=0
+	job bg.fio 0 verify_backlog=64 randrepeat=0
+	while [ ! -e stop.flag ]; do
+		fio --output=bg.out bg.fio > /dev/null 2>&1 ||
+			{ tail -n 5 bg.out; echo "fio loop $i" > bg.failed; break; }
+		grep -q 'err= *[1-9]' bg.out && { echo "fio errors" > bg.failed; break; }
+		[ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
+			{ echo "tail read $i" > bg.failed; break; }
+		i=$((i + 1))
+	done
+	echo "$i" > bg.count
+}
+
+json_num() { # <file> <key>
+	grep -o "\"$2\": *[0-9.e+-]*" "$1" | head -n 1 | sed 's/.*: *//'
+}
+
+# One pass: converter in the background, load during it, checks after it.
+pass() { # <verb> <final target> [args]
+	local verb=$1 want=$2
+	shift 2
+	rm -f stop.flag bg.failed bg.count
+	vxts "$verb" --online on "$DEV" --key-file "$ONLINE_KEK" --no-progress --json \
+		--rate-limit 8M "$@" < /dev/null > "$verb.json" 2> "$verb.err" &
+	vpid=$!
+	wait_node on || fail "$verb: /dev/mapper/on did not appear"
+	bg_load &
+	bpid=$!
+	wait "$vpid"
+	rc=$?
+	touch stop.flag
+	wait "$bpid"
+	[ "$rc" -eq 0 ] || { cat "$verb.err"; fail "vxts $verb --online exited $rc"; }
+	[ -e bg.failed ] && fail "$verb: IO during the conversion failed ($(cat bg.failed))"
+	[ "$(cat bg.count)" -ge 1 ] || fail "$verb: no fio loop completed during the conversion"
+	grep -q '"ok": *true' "$verb.json" || { cat "$verb.json"; fail "$verb: no ok JSON"; }
+	[ "$(dm_target_of on)" = "$want" ] && [ -z "$(dm_field on convert)" ] ||
+		fail "$verb: on is not the final $want table: $(dmsetup table on | cut -d' ' -f1-4)"
+	w=$(json_num "$verb.json" windows)
+	hmax=$(json_num "$verb.json" hold_max_ms)
+	p99=$(json_num "$verb.json" hold_p99_ms)
+	[ "${w:-0}" -ge 2 ] || fail "$verb: only ${w:-0} windows"
+	echo "   $verb: $w windows, hold max $hmax ms, p99 $p99 ms, $(cat bg.count) fio loops"
+	info "online-$verb-hold-max-ms" "$hmax"
+	info "online-$verb-hold-p99-ms" "$p99"
+	[ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
+		fail "$verb: the untouched 16 MiB changed"
+}
+
+# What fio wrote in the middle and the untouched tail, through dm-crypt.
+crypt_check() { # <what>
+	vol_key_file vk.bin "$DEV"
+	crypt_open dc "$DEV" vk.bin --size $((BYTES / 512))
+	FIO_DEV=/dev/mapper/dc job mid-dc.fio $M16
+	run_fio mid-dc.fio --verify_only
+	[ "$(dev_sum /dev/mapper/dc "$M16" $((32 << 20)))" = "$TAIL" ] ||
+		fail "$1: dm-crypt reads other plaintext than the original"
+	[ "$(dev_sum "$DEV" "$M16" $((32 << 20)))" != "$TAIL" ] ||
+		fail "$1: the disk holds plaintext"
+	dm_down dc
+	rm -f vk.bin
+	echo "   $1: dm-crypt with the volume key reads the same data"
+}
+
+step "encrypt --online under fio"
+DM_DISABLE_UDEV=1
+export DM_DISABLE_UDEV
+pass encrypt vxts --force
+job mid.fio $M16
+run_fio mid.fio
+crypt_check encrypt
+vxts status on > st.txt 2>&1 || { cat st.txt; fail "vxts status on"; }
+grep -q 'mapping vxts' st.txt || { cat st.txt; fail "status does not show the mapping"; }
+
+step "reencrypt --online under fio"
+old=$(vol_hex "$DEV")
+pass reencrypt vxts
+run_fio mid.fio --verify_only
+[ "$(vol_hex "$DEV")" != "$old" ] || fail "reencrypt kept the volume key"
+crypt_check reencrypt
+
+step "decrypt --online under fio"
+pass decrypt linear
+run_fio mid.fio --verify_only
+[ "$(dev_sum "$DEV" "$M16" $((32 << 20)))" = "$TAIL" ] || fail "decrypt: the disk is not plaintext"
+FIO_DEV=$DEV job raw.fio $M16
+run_fio raw.fio --verify_only
+
+step "close: the mapping and its keys go"
+vxts close on > close.out 2>&1 || { cat close.out; fail "vxts close on"; }
+[ -e /dev/mapper/on ] && fail "on still mapped after close"
+keyctl show @u 2> /dev/null | grep -q 'vxts:' && fail "logon keys left in the user keyring"
+
+step "throughput: idle online encrypt vs offline encrypt of the same 48 MiB"
+vxts encrypt --online on "$DEV" --key-file "$ONLINE_KEK" --no-progress --json --force \
+	< /dev/null > on.json 2> on.err || { cat on.err; fail "idle online encrypt"; }
+on_rate=$(json_num on.json rate_bytes_per_sec)
+on_max=$(json_num on.json hold_max_ms)
+vxts decrypt --online on "$DEV" --key-file "$ONLINE_KEK" --no-progress \
+	< /dev/null > /dev/null 2>&1 || fail "idle online decrypt"
+vxts close on > /dev/null 2>&1 || fail "close after the idle runs"
+vxts encrypt "$DEV" --key-file "$ONLINE_KEK" --no-progress --json \
+	< /dev/null > off.json 2> off.err || { cat off.err; fail "offline encrypt"; }
+off_rate=$(json_num off.json rate_bytes_per_sec)
+echo "   online $on_rate B/s (hold max $on_max ms), offline $off_rate B/s"
+info online-encrypt-bytes-per-sec "$on_rate"
+info offline-encrypt-bytes-per-sec "$off_rate"
+vxts open on "$DEV" --key-file "$ONLINE_KEK" > open.out 2>&1 || { cat open.out; fail "vxts open"; }
+assert_blk /dev/mapper/on
+[ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
+	fail "open after the offline encrypt reads other data"
+vxts close on > /dev/null 2>&1 || fail "final close"
+exit 0
