@@ -57,7 +57,7 @@ static struct vxts_dev *f_open(void)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, F_SIZE), 0);
 	close(fd);
-	assert_int_equal(vxts_dev_uring_open(f_file, true, false, 8, &d), 0);
+	assert_int_equal(vxts_dev_uring_open_ring(f_file, true, false, 8, &d), 0);
 	return d;
 }
 

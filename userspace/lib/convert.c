@@ -38,6 +38,13 @@
 #define CONV_DEF_QD 32
 #define CONV_DEF_WIN_CSUM (64ULL << 20)
 #define CONV_DEF_WIN_JOURNAL (4ULL << 20)
+/*
+ * Checksum mode on memory-backed data and header (tmpfs, brd): commit points
+ * cost no IO there, while every MiB of window buffer is memory the process
+ * must fault in first (on the development VMs ~5 ms per MiB, as much as
+ * converting 30 MiB), so windows are small.
+ */
+#define CONV_DEF_WIN_MEM (8ULL << 20)
 #define CONV_MAX_THREADS 64
 #define CONV_HASH VXTS_RECTAG_SIZE
 
@@ -57,6 +64,7 @@ enum conv_job_kind {
 	CJ_NONE,
 	CJ_HASH,		/* per-unit tag of the old content (rectag.h) */
 	CJ_FORWARD,		/* old -> new in place */
+	CJ_HASH_FORWARD,	/* both, unit by unit while the unit is in L1 */
 };
 
 /* What one thread needs: ciphers, and the record tagger. */
@@ -76,6 +84,7 @@ struct conv_win {
 	struct conv_chunk *chunks;
 	uint64_t off, len;	/* data-relative window it holds */
 	int index;		/* registered buffer index */
+	bool converted;		/* buf holds the new content (hashed + converted on read) */
 };
 
 /* One in-flight piece of a window: owns its slice of the window buffer. */
@@ -182,6 +191,31 @@ static int conv_hash_units(struct conv *c, struct conv_win *w, struct conv_xform
 	return r;
 }
 
+/*
+ * Checksum mode: tag each old unit and convert it in the same sweep, while
+ * it is hot in cache, right after it was read. Only memory changes: the disk
+ * keeps the old content until the window's record and header commit are
+ * durable (steps 2-3), exactly as if the conversion ran after them, so a
+ * crash at any point leaves what the state table says. (Journal mode can't:
+ * its record is the old window itself, written from this buffer.)
+ */
+static int conv_hash_forward(struct conv *c, struct conv_win *w, struct conv_xform *xf,
+			     uint8_t *b, size_t len, uint64_t woff)
+{
+	uint8_t *out = w->hashes + woff / c->unit * CONV_HASH;
+	uint64_t sector = (w->off + woff) >> 9;
+	int r = 0;
+
+	for (size_t u = 0; !r && u < len / c->unit; u++) {
+		r = conv_tag_unit(c, w, xf, out + u * CONV_HASH, b + u * c->unit,
+				  woff + u * c->unit);
+		if (!r)
+			r = conv_forward(c, xf, b + u * c->unit, c->unit,
+					 sector + u * (c->unit >> 9));
+	}
+	return r;
+}
+
 static struct conv_chunk *conv_chunk_of_job(struct vxts_job *j)
 {
 	return (struct conv_chunk *)((char *)j - offsetof(struct conv_chunk, job));
@@ -196,6 +230,8 @@ static int conv_job_fn(struct vxts_job *job, unsigned int worker)
 
 	if (ch->p->job == CJ_HASH)
 		return conv_hash_units(c, w, &c->xf[worker], ch->buf, ch->len, ch->woff);
+	if (ch->p->job == CJ_HASH_FORWARD)
+		return conv_hash_forward(c, w, &c->xf[worker], ch->buf, ch->len, ch->woff);
 	return conv_forward(c, &c->xf[worker], ch->buf, ch->len, (w->off + ch->woff) >> 9);
 }
 
@@ -391,6 +427,13 @@ static int conv_sync_data(struct conv *c)
 	return r ? vxts_err(r, "sync of %s failed (%d)", c->x->data->name, r) : 0;
 }
 
+/* Step 1's job: tag only (journal), or tag and convert in memory (checksum). */
+static enum conv_job_kind conv_read_job(struct conv *c, struct conv_win *w)
+{
+	w->converted = c->h->resilience != VXTS_RESILIENCE_JOURNAL;
+	return w->converted ? CJ_HASH_FORWARD : CJ_HASH;
+}
+
 /*
  * Steps 4+5: old window @w -> new content on disk, durable. With @next, the
  * following window is read (and hashed) at the same time: it lies beyond @w
@@ -400,12 +443,12 @@ static int conv_sync_data(struct conv *c)
 static int conv_apply(struct conv *c, struct conv_win *w, struct conv_win *next)
 {
 	struct conv_pass p[2] = {
-		conv_pass_data(c, w, VXTS_IO_WRITE, CJ_FORWARD),
+		conv_pass_data(c, w, VXTS_IO_WRITE, w->converted ? CJ_NONE : CJ_FORWARD),
 	};
 	int r;
 
 	if (next)
-		p[1] = conv_pass_data(c, next, VXTS_IO_READ, CJ_HASH);
+		p[1] = conv_pass_data(c, next, VXTS_IO_READ, conv_read_job(c, next));
 	r = conv_passes_run(c, p, next ? 2 : 1);
 	if (r)
 		return vxts_err(r, "converting window at byte %llu of %s failed (%d): re-run "
@@ -426,6 +469,10 @@ static int conv_protect(struct conv *c, struct conv_win *w, uint64_t seq, uint64
 	int r;
 
 	if (c->h->resilience == VXTS_RESILIENCE_JOURNAL) {
+		if (w->converted) {	/* the journal must be the old content */
+			*rec_len = 0;
+			return vxts_err(-EINVAL, "internal: journal of a converted window");
+		}
 		*rec_len = w->len;
 		r = conv_pass_run(c, p);
 	} else {
@@ -443,7 +490,7 @@ static int conv_protect(struct conv *c, struct conv_win *w, uint64_t seq, uint64
 
 static int conv_read(struct conv *c, struct conv_win *w)
 {
-	int r = conv_pass_run(c, conv_pass_data(c, w, VXTS_IO_READ, CJ_HASH));
+	int r = conv_pass_run(c, conv_pass_data(c, w, VXTS_IO_READ, conv_read_job(c, w)));
 
 	if (r)
 		return vxts_err(r, "reading window at byte %llu of %s failed (%d)",
@@ -580,6 +627,7 @@ static int conv_recover(struct conv *c, struct conv_win *w)
 	int r;
 
 	conv_win_set(w, h->win_off, h->win_len);
+	w->converted = false;	/* rebuilt below: the old content */
 	memcpy(w->nonce, h->res_nonce, sizeof(w->nonce));
 	if (h->resilience == VXTS_RESILIENCE_JOURNAL) {
 		/* The journal holds the old window. */
@@ -704,6 +752,8 @@ static void conv_geometry(struct conv *c)
 	c->chunk = o->chunk_size ? o->chunk_size : CONV_DEF_CHUNK;
 	c->chunk = c->chunk < c->unit ? c->unit : c->chunk / c->unit * c->unit;
 	def = h->resilience == VXTS_RESILIENCE_JOURNAL ? CONV_DEF_WIN_JOURNAL : CONV_DEF_WIN_CSUM;
+	if (def == CONV_DEF_WIN_CSUM && c->x->data->mem_backed && c->x->hdr->mem_backed)
+		def = CONV_DEF_WIN_MEM;
 	c->window = o->window_size ? o->window_size : def;
 	/* The record must fit its slot: the window itself, or its hash list. */
 	if (h->resilience == VXTS_RESILIENCE_JOURNAL)

@@ -61,6 +61,7 @@ struct vxts_dev {
 	unsigned int queue_depth;	/* most IOs it accepts in flight */
 	bool direct;			/* O_DIRECT in use */
 	bool is_blockdev;
+	bool mem_backed;		/* tmpfs/ramfs file or RAM disk: syncs cost nothing */
 	uint32_t logical_block;		/* smallest direct IO (block devices); 0 = 512 */
 	int fd;				/* for flock/blkid; -1 if none */
 	char name[128];			/* path, for messages */
@@ -76,10 +77,15 @@ void vxts_dev_close(struct vxts_dev *d);
 
 /*
  * io_uring over a file or block device. Tries O_DIRECT first and falls back
- * to buffered IO + fdatasync when the filesystem refuses it (tmpfs).
+ * to buffered IO + fdatasync when the filesystem refuses it (tmpfs). On a
+ * memory-backed file or RAM disk (mem_backed) the IO is plain pread/pwrite
+ * by the calling thread instead: io_uring would punt each one to io-wq.
  * @excl: O_EXCL for block devices (fails -EBUSY while mounted or held).
  */
 int vxts_dev_uring_open(const char *path, bool writable, bool excl,
 			unsigned int queue_depth, struct vxts_dev **out);
+/* Always the ring, even on memory-backed files (tests of the ring itself). */
+int vxts_dev_uring_open_ring(const char *path, bool writable, bool excl,
+			     unsigned int queue_depth, struct vxts_dev **out);
 
 #endif
