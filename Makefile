@@ -6,7 +6,9 @@
 #   make test-unit | test-cli | test-crash | test-kunit | test-vm    one layer
 #   make modules-6.1  check that the module still builds against bookworm's 6.1
 #   make demo         the main job on an embedded default (see README)
-#   make bench        side-by-side benchmarks (see bench/README.md)
+#   make bench        side-by-side benchmarks, ~35 min; results in docs/benchmarks/
+#                     (BENCH_SHORT=1: ~2 min smoke run into build/bench/; see bench/README.md)
+#   make test-bench   the smoke run plus checks of its output (tests/bench)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -23,7 +25,7 @@ export KVER KVER_61 KDIR KDIR_61
 SETUP_STAMP := $(BUILD)/.setup-$(shell sha1sum scripts/setup.sh 2>/dev/null | cut -c1-12)
 
 .PHONY: all modules modules-6.1 userspace setup setup-if-needed test test-unit \
-	test-cli test-crash test-kunit test-vm demo bench clean
+	test-cli test-crash test-kunit test-vm test-bench demo bench clean
 
 all: modules userspace
 
@@ -62,6 +64,8 @@ test-kunit: setup-if-needed
 	tests/run.sh kunit
 test-vm: setup-if-needed
 	tests/run.sh vm
+test-bench: setup-if-needed
+	tests/run.sh bench
 
 demo: setup-if-needed
 	demo/run.sh

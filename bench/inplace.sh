@@ -7,7 +7,10 @@
 #   vxts      `build/vxts encrypt` (detached header, key file) with
 #             --resilience checksum | journal
 # on each location in $LOCATIONS (default: tmpfs /dev/shm and the disk at
-# /var/tmp). Writes bench/results/inplace-<UTC date>.json and prints a table.
+# /var/tmp), plus `openssl speed -evp aes-256-xts` on 4096-byte blocks (the
+# crypto limit of this CPU, one core). Writes bench/results/inplace-<UTC
+# date>.json (schema in bench/README.md: rows, medians, ratios vxts / peer)
+# and prints a table; "[n/N] ..." progress lines go to stderr.
 #
 # This is a benchmark, not a test: nothing here asserts a speed. A tool that
 # fails is recorded with ok=false and its error, and the run goes on.
@@ -22,12 +25,14 @@ REPEAT=${REPEAT:-1}	# runs of each (tool, mode); every run is one row
 LOCATIONS=${LOCATIONS:-"/dev/shm /var/tmp"}
 VXTS=${VXTS:-$top/build/vxts}
 OUT=${OUT:-$here/results/inplace-$(date -u +%Y%m%dT%H%M%SZ).json}
+OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}	# 0: skip openssl speed
 bytes=$((SIZE_MIB << 20))
 
 die() { echo "inplace.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (cryptsetup needs it)"
 command -v cryptsetup >/dev/null || die "cryptsetup missing: run scripts/setup.sh"
+command -v jq >/dev/null || die "jq missing: run scripts/setup.sh"
 
 cpu_flag() { grep -qw "$1" /proc/cpuinfo && echo true || echo false; }
 json_str() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | tr -d '\n'; }
@@ -39,6 +44,11 @@ vaes=$(cpu_flag vaes)
 cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
 results=()
 rows=()
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+n_locs=0
+for loc in $LOCATIONS; do [ -d "$loc" ] && n_locs=$((n_locs + 1)); done
+step_total=$((n_locs * REPEAT * 6))
+step_n=0
 
 # Drop the image's pages from the page cache so the disk location measures
 # the disk, without touching anyone else's cache (no global drop_caches).
@@ -74,6 +84,8 @@ probe() { { head -c 1048576 "$img"; tail -c 1048576 "$img"; } | sha256sum | cut 
 timed() {
 	local loc=$1 tool=$2 mode=$3 t0 t1 rc log before after err=""
 	shift 4
+	step_n=$((step_n + 1))
+	echo "inplace: [$step_n/$step_total] $loc: $tool $mode (run $run)" >&2
 	log=$(mktemp)
 	before=$(probe)
 	uncache "$img"
@@ -145,20 +157,57 @@ for loc in $LOCATIONS; do
 	trap - EXIT
 done
 
+# The crypto limit: OpenSSL's AES-256-XTS on 4096-byte buffers, one core
+# (openssl speed reports user CPU time, so a busy machine skews it less).
+openssl_json=null
+if [ "$OPENSSL_SECONDS" -gt 0 ]; then
+	echo "inplace: openssl speed -evp aes-256-xts ($OPENSSL_SECONDS s)" >&2
+	ossl_cmd="openssl speed -seconds $OPENSSL_SECONDS -bytes 4096 -evp aes-256-xts"
+	ossl_k=$($ossl_cmd 2>/dev/null | awk 'toupper($1) == "AES-256-XTS" { sub(/k$/, "", $2); print $2 }')
+	if [ -n "$ossl_k" ]; then
+		openssl_json=$(printf '{"command":"%s","version":"%s","bytes":4096,"mb_s":%s}' "$ossl_cmd" \
+			"$(openssl version | awk '{print $2}')" "$(awk -v k="$ossl_k" 'BEGIN { printf "%.1f", k * 1000 / 1e6 }')")
+	fi
+fi
+
 mkdir -p "$(dirname "$OUT")"
-{
-	echo "["
-	for i in "${!results[@]}"; do
-		sep=,
-		[ "$i" -eq $((${#results[@]} - 1)) ] && sep=
-		echo "  ${results[$i]}$sep"
-	done
-	echo "]"
-} >"$OUT"
+# One object: the machine, the parameters, every run (rows), medians per
+# (location, tool, mode) and the ratios vxts / peer of those medians.
+printf '%s\n' "${results[@]}" | jq -s \
+	--arg host "$host" --arg kernel "$kernel" --arg cpu "$cpu_model" \
+	--argjson aes "$aes" --argjson vaes "$vaes" --argjson nproc "$(nproc)" \
+	--arg l0 "$loadavg_start" --arg l1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	--argjson size "$SIZE_MIB" --argjson repeat "$REPEAT" --arg locs "$LOCATIONS" \
+	--arg vxts "$VXTS" --arg stamp "$(date -u +%Y%m%dT%H%M%SZ)" --argjson ossl "$openssl_json" '
+	def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	. as $rows
+	| ($rows | group_by(.location + " " + .tool + " " + .mode) | map({
+		location: .[0].location, tool: .[0].tool, mode: .[0].mode, n: length,
+		ok: (map(select(.ok)) | length),
+		mb_s: (map(select(.ok) | .mb_per_s) | {min: min, median: med, max: max})})) as $sum
+	| def m($l; $t; $mo): ($sum[] | select(.location == $l and .tool == $t and .mode == $mo) | .mb_s.median) // null;
+	{
+	schema: "vxts-bench-inplace/2", finished: $stamp,
+	machine: {host: $host, kernel: $kernel, cpu: $cpu, cpu_aes: $aes, cpu_vaes: $vaes, nproc: $nproc,
+	          loadavg_start: $l0, loadavg_end: $l1},
+	params: {size_mib: $size, repeat: $repeat, locations: ($locs | split(" ") | map(select(. != ""))), vxts: $vxts},
+	openssl: $ossl,
+	rows: $rows,
+	summary: $sum,
+	ratios: [$sum | map(.location) | unique[] as $l | ("checksum", "journal") as $vm
+		| m($l; "vxts"; $vm) as $v | select($v != null)
+		| (["cryptsetup", "checksum", "cryptsetup checksum"], ["cryptsetup", "journal", "cryptsetup journal"],
+		   ["cryptsetup", "none", "cryptsetup none"], ["raw", "copy", "raw copy"]) as [$t, $mo, $name]
+		| m($l; $t; $mo) as $p | select($p != null and $p > 0)
+		| {location: $l, vxts_mode: $vm, peer: $name, ratio: ($v / $p * 1000 | round / 1000)}]
+	}' >"$OUT"
 
 printf '\nhost %s, kernel %s, cpu aes=%s vaes=%s, %s MiB per run\n' "$host" "$kernel" "$aes" "$vaes" "$SIZE_MIB"
 printf '%-10s %-11s %-9s %3s %10s %9s  %s\n' location tool mode run seconds "MB/s" error
 for r in "${rows[@]}"; do
 	echo "$r"
 done
+[ "$openssl_json" != null ] && echo "openssl: $openssl_json"
+jq -r '.ratios[] | "ratio \(.location) vxts \(.vxts_mode) / \(.peer): \(.ratio)"' "$OUT"
 echo "results: $OUT"

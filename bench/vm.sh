@@ -13,8 +13,8 @@
 #   BENCH_TARGETS    [linear crypt crypt-tuned vxts]
 #   BENCH_WORKLOADS  [seq-read seq-write rand-read rand-write lat-read]
 #   BENCH_REPEAT     runs of each (workload, target) [3; short 1]
-#   BENCH_RUNTIME    measured seconds per run [10; short 2]
-#   BENCH_RAMP       unmeasured warm-up seconds per run [2; short 1]
+#   BENCH_RUNTIME    measured seconds per run [10; short 1]
+#   BENCH_RAMP       unmeasured warm-up seconds per run [2; short 0]
 #   BENCH_DEV_MIB    RAM disk size [256; short 64]
 #   BENCH_RAND_JOBS  fio jobs of the 4 KiB random QD32 workloads [4]
 #   BENCH_TCRYPT_SEC seconds per tcrypt size, 0 to skip [1]
@@ -33,8 +33,8 @@ short=${BENCH_SHORT:-0}
 BENCH_TARGETS=${BENCH_TARGETS:-linear crypt crypt-tuned vxts}
 BENCH_WORKLOADS=${BENCH_WORKLOADS:-seq-read seq-write rand-read rand-write lat-read}
 if [ "$short" = 1 ]; then
-	BENCH_REPEAT=${BENCH_REPEAT:-1} BENCH_RUNTIME=${BENCH_RUNTIME:-2}
-	BENCH_RAMP=${BENCH_RAMP:-1} BENCH_DEV_MIB=${BENCH_DEV_MIB:-64}
+	BENCH_REPEAT=${BENCH_REPEAT:-1} BENCH_RUNTIME=${BENCH_RUNTIME:-1}
+	BENCH_RAMP=${BENCH_RAMP:-0} BENCH_DEV_MIB=${BENCH_DEV_MIB:-64}
 else
 	BENCH_REPEAT=${BENCH_REPEAT:-3} BENCH_RUNTIME=${BENCH_RUNTIME:-10}
 	BENCH_RAMP=${BENCH_RAMP:-2} BENCH_DEV_MIB=${BENCH_DEV_MIB:-256}
@@ -74,29 +74,61 @@ check_args() {
 }
 
 # The initramfs of tests/vm (same tools, same modules, plus jq to shape the
-# results in the guest and tcrypt), with bench/guest/init as /init.
+# results in the guest and tcrypt), with bench/guest/init as /init. The
+# guest needs no vxts binary. Built once per set of inputs and kept in
+# build/bench/ (a build takes ~40 s on a busy 2-core machine); the run's
+# parameters (bench.conf) go in a second, tiny cpio appended to it, which the
+# kernel unpacks over the first.
 build_initrd() { # <out.cpio>
-	local r=$1.root ko=-
+	local base=$1.base r=$1.root ko=- key
 	[[ " $BENCH_TARGETS " == *" vxts "* ]] && ko=$VXTS_KO
 	initrd_tools+=(jq)
 	initrd_modules+=(tcrypt)
+	initrd_vxts_copy() { :; }
+	key=$({
+		echo "$KVER"
+		[ "$ko" = - ] || sha256sum < "$ko"
+		cat "$here/guest/init" "$here/fio/bench.fio" "$top/tests/vm/initramfs.sh"
+		for t in "${initrd_tools[@]}"; do ls -lL "$(command -v "$t")"; done
+	} 2>&1 | sha256sum | cut -c1-16)
+	if [ -s "$base" ] && [ "$(cat "$base.key" 2>/dev/null)" = "$key" ]; then
+		say "initramfs inputs unchanged (key $key): reusing ${base#$top/}"
+	else
+		initrd_base "$base" "$ko" || return 1
+		echo "$key" > "$base.key"
+	fi
+	rm -rf "$r"
+	mkdir -p "$r/vxts"
+	bench_conf > "$r/vxts/bench.conf"
+	{
+		cat "$base"
+		(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet)
+	} > "$1" || return 1
+	rm -rf "$r"
+}
+
+initrd_base() { # <out.cpio> <ko|->
+	local r=$1.root
+	rm -f "$1" "$1.key"
 	rm -rf "$r"
 	mkdir -p "$r"
 	initrd_skeleton "$r"
 	initrd_tools_copy "$r" || return 1
-	initrd_modules_copy "$r" "$KVER" "$ko" || return 1
+	initrd_modules_copy "$r" "$KVER" "$2" || return 1
 	install -m 0755 "$here/guest/init" "$r/init"
 	mkdir -p "$r/vxts/fio"
 	install -m 0644 "$here/fio/bench.fio" "$r/vxts/fio/"
-	{
-		echo "BENCH_TARGETS='$BENCH_TARGETS'"
-		echo "BENCH_WORKLOADS='$BENCH_WORKLOADS'"
-		for n in BENCH_REPEAT BENCH_RUNTIME BENCH_RAMP BENCH_DEV_MIB BENCH_RAND_JOBS BENCH_TCRYPT_SEC; do
-			echo "$n=${!n}"
-		done
-	} > "$r/vxts/bench.conf"
-	(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$1"
+	(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$1" || return 1
 	rm -rf "$r"
+}
+
+bench_conf() { # the guest's parameters, sourced by its /init
+	local n
+	echo "BENCH_TARGETS='$BENCH_TARGETS'"
+	echo "BENCH_WORKLOADS='$BENCH_WORKLOADS'"
+	for n in BENCH_REPEAT BENCH_RUNTIME BENCH_RAMP BENCH_DEV_MIB BENCH_RAND_JOBS BENCH_TCRYPT_SEC; do
+		echo "$n=${!n}"
+	done
 }
 
 accel_args() {
@@ -232,7 +264,7 @@ main() {
 	cpio=$out/initrd-bench.cpio
 	t0=$SECONDS
 	build_initrd "$cpio" || die "could not build the initramfs"
-	say "initramfs $(du -h "$cpio" | cut -f1) in $((SECONDS - t0)) s; kernel $KVER; module ${VXTS_KO#$top/}"
+	say "initramfs $(du -h "$cpio" | cut -f1) in $((SECONDS - t0)) s; kernel $KVER; module $VXTS_KO"
 	nruns=$(($(wc -w <<< "$BENCH_TARGETS") * $(wc -w <<< "$BENCH_WORKLOADS") * BENCH_REPEAT))
 	est=$((nruns * (BENCH_RUNTIME + BENCH_RAMP + 3) + 14 * BENCH_TCRYPT_SEC + 60))
 	say "$nruns runs of ${BENCH_RUNTIME}+${BENCH_RAMP} s: about $((est / 60 + 1)) min on an idle machine"
