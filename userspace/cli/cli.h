@@ -35,6 +35,7 @@ enum cli_exit {
 	CLI_EXIT_VXTS_THERE = 13,	/* encrypt: a vxts header is already on the device */
 	CLI_EXIT_RECORD = 14,		/* resilience record does not match the header */
 	CLI_EXIT_UNIT_LOST = 15,	/* recovery found a data unit torn beyond repair */
+	CLI_EXIT_KEY_PROVIDER = 16,	/* KMS helper or PKCS#11 token failed or timed out */
 };
 
 /* Option ids: index into cli_opt_table[] (opts.c). */
@@ -67,6 +68,17 @@ enum cli_opt_id {
 	OPT_FORCE,
 	OPT_ONLINE,
 	OPT_MAX_HOLD_MS,
+	OPT_PKCS11_URI,
+	OPT_NEW_PKCS11_URI,
+	OPT_PKCS11_MODULE,
+	OPT_PIN_FILE,
+	OPT_KMS_COMMAND,
+	OPT_KMS_KEY_ID,
+	OPT_NEW_KMS_KEY_ID,
+	OPT_KMS_ALG,
+	OPT_KMS_TIMEOUT,
+	OPT_RECOVERY_KEY_FILE,
+	OPT_USE_RECOVERY_KEY,
 	OPT_COUNT
 };
 
@@ -104,6 +116,18 @@ struct cli_opts {
 	uint32_t argon2_time;
 	uint32_t argon2_parallel;
 	int slot;			/* -1 = first free / any */
+	/* keys held elsewhere (keysrc.c): a PKCS#11 token, a KMS helper, recovery */
+	const char *pkcs11_uri;
+	const char *new_pkcs11_uri;
+	const char *pkcs11_module;
+	const char *pin_file;
+	const char *kms_command;
+	const char *kms_key_id;
+	const char *new_kms_key_id;
+	const char *kms_alg;
+	uint32_t kms_timeout;		/* seconds, 0 = library default (30) */
+	const char *recovery_key_file;	/* write a new recovery key here */
+	const char *use_recovery_key;	/* unlock with the recovery key in this file */
 	int npos;			/* positional arguments after the verb */
 	char **pos;
 };
@@ -161,14 +185,27 @@ void cli_json_escape(FILE *f, const char *s);
 /* keysrc.c: key material, always in secure memory */
 struct cli_key {
 	int type;			/* enum vxts_kek_type */
-	uint8_t *secret;		/* vxts_secure_alloc()ed */
+	uint8_t *secret;		/* vxts_secure_alloc()ed (PKCS#11: the PIN) */
 	size_t len;
 	size_t cap;
+	const char *uri;		/* PKCS#11 object URI / KMS key id (new slots) */
+	const char *module;		/* PKCS#11 module, NULL = p11-kit's */
+	const char *command;		/* KMS helper */
+	const char *alg;		/* KMS algorithm */
+	unsigned int timeout_ms;	/* KMS */
 };
 enum cli_key_role { CLI_KEY_UNLOCK, CLI_KEY_NEW };
+struct vxts_kek;
 int cli_key_get(struct cli_key *k, const struct cli_opts *o, enum cli_key_role role,
 		bool confirm);
 void cli_key_put(struct cli_key *k);
+void cli_key_kek(const struct cli_key *k, struct vxts_kek *kek);
+#define CLI_RECOVERY_TEXT_MAX 80
+int cli_recovery_new(struct cli_key *k, char *text);
+/* A new recovery key: sealed in a slot of the unlocked volume, then written to
+ * --recovery-key-file (0600, never overwritten). Returns 0 or an exit code. */
+int cli_recovery_setup(const struct cli_opts *o, const char *verb,
+		       const struct cli_key *unlock);
 
 /* progress.c */
 struct cli_progress {
@@ -221,6 +258,7 @@ int cli_cmd_status(const struct cli_opts *o);
 int cli_cmd_dump(const struct cli_opts *o);
 int cli_cmd_keyslot_add(const struct cli_opts *o);
 int cli_cmd_keyslot_remove(const struct cli_opts *o);
+int cli_cmd_keyslot_rotate(const struct cli_opts *o);
 int cli_cmd_keyslot_list(const struct cli_opts *o);
 int cli_cmd_header_backup(const struct cli_opts *o);
 int cli_cmd_header_restore(const struct cli_opts *o);

@@ -189,8 +189,9 @@ int cli_encrypt_format(const struct cli_opts *o, const struct cli_key *k)
 		.iv_offset = o->iv_offset,
 		.force = o->force,
 	};
-	struct vxts_kek kek = { .type = k->type, .secret = k->secret, .len = k->len };
+	struct vxts_kek kek;
 
+	cli_key_kek(k, &kek);
 	if (cli_argon2(o, &a))
 		fo.argon2 = &a;
 	return vxts_format(o->pos[0], &fo, &kek);
@@ -232,7 +233,8 @@ static int cli_encrypt_prepare(struct cli_conv *c, struct cli_key *k)
 	if (r)
 		return cli_fail(o, c->verb, o->pos[0], r,
 				r == -EINVAL || r == -ENOSPC ? CLI_EXIT_UNSUITABLE : 0);
-	return 0;
+	/* before any data is converted: the recovery key must exist first */
+	return o->recovery_key_file ? cli_recovery_setup(o, c->verb, k) : 0;
 }
 
 int cli_cmd_encrypt(const struct cli_opts *o)
@@ -314,21 +316,20 @@ static void cli_reencrypt_warn(struct cli_conv *c)
 /* A re-key seals the new DEK under the unlock key and the optional new one. */
 static int cli_reencrypt_start(struct cli_conv *c, const struct cli_key *k)
 {
-	struct vxts_kek keks[2] = {
-		{ .type = k->type, .secret = k->secret, .len = k->len },
-	};
+	struct vxts_kek keks[2];
 	struct cli_key nk = { 0 };
 	size_t n = 1;
 	int r;
 
-	if (c->o->new_key_file || c->o->new_passphrase_file) {
+	cli_key_kek(k, &keks[0]);
+	if (c->o->new_key_file || c->o->new_passphrase_file || c->o->new_pkcs11_uri ||
+	    c->o->new_kms_key_id) {
 		r = cli_key_get(&nk, c->o, CLI_KEY_NEW, true);
 		if (r) {
 			cli_key_put(&nk);
 			return cli_fail(c->o, c->verb, c->o->pos[0], r, 0);
 		}
-		keks[n++] = (struct vxts_kek){ .type = nk.type, .secret = nk.secret,
-					       .len = nk.len };
+		cli_key_kek(&nk, &keks[n++]);
 	}
 	cli_reencrypt_warn(c);
 	r = cli_conv_start(c, VXTS_DIR_REENCRYPT, keks, n, "re-encrypted");

@@ -69,12 +69,15 @@ int cli_cmd_format(const struct cli_opts *o)
 		cli_key_put(&k);
 		return cli_fail(o, "format", o->pos[0], r, 0);
 	}
-	kek = (struct vxts_kek){ .type = k.type, .secret = k.secret, .len = k.len };
+	cli_key_kek(&k, &kek);
 	r = vxts_format(o->pos[0], &fo, &kek);
-	cli_key_put(&k);
 	/* arguments are checked here: -EINVAL is the device's geometry */
-	if (r)
+	if (r) {
+		cli_key_put(&k);
 		return cli_fail(o, "format", o->pos[0], r,
 				r == -EINVAL || r == -ENOSPC ? CLI_EXIT_UNSUITABLE : 0);
-	return cli_format_print(o);
+	}
+	r = o->recovery_key_file ? cli_recovery_setup(o, "format", &k) : 0;
+	cli_key_put(&k);
+	return r ? r : cli_format_print(o);
 }

@@ -173,9 +173,16 @@ static void cli_dump_slots_text(const struct vxts_info *in)
 			printf("  %d: empty\n", i);
 			continue;
 		}
+		if (s->type == VXTS_KEK_CONT) {
+			printf("  %d: part of slot %d\n", i, s->head);
+			continue;
+		}
 		printf("  %d: %s, %s key (id %u)", i, cli_kek_name(s->type),
 		       s->key_id == in->current_key_id ? "current" : "new",
 		       s->key_id);
+		if (s->type == VXTS_KEK_PKCS11 || s->type == VXTS_KEK_KMS)
+			printf(", %s %s, %u entries", vxts_ks_mech_name(s->mech) ?
+			       vxts_ks_mech_name(s->mech) : "?", s->ref, s->entries);
 		if (s->type == VXTS_KEK_PASSPHRASE)
 			printf(", argon2id t=%u m=%u KiB p=%u", s->argon2.t_cost,
 			       s->argon2.m_cost_kib, s->argon2.parallelism);

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vxts command line: keyslot add and remove (KEK rotation).
+ * vxts command line: keyslot add, remove and rotate (KEK rotation), and the
+ * recovery key that format/encrypt/keyslot add can create.
  *
- * Both unlock with an existing key first; neither touches the data area.
- * remove needs --slot: a KEK cannot be matched to its slot without the
- * library telling which slot it opened, and guessing would be worse.
+ * All of them unlock with an existing key first; none touches the data
+ * area. remove and rotate need --slot: a KEK cannot be matched to its slot
+ * without the library telling which slot it opened, and guessing would be
+ * worse.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "secmem.h"
 #include "vxts.h"
 
 static int cli_keyslot_open(const struct cli_opts *o, const char *verb,
@@ -43,50 +49,204 @@ static void cli_keyslot_print(const struct cli_opts *o, const char *verb,
 	cli_json_end(&j);
 }
 
-/* The slot that is in use now and was not before: the one just added. */
-static int cli_keyslot_new(const struct vxts_info *before, const struct vxts_info *after)
-{
-	int i;
-
-	for (i = 0; i < VXTS_KEYSLOTS; i++)
-		if (after->slots[i].in_use && !before->slots[i].in_use)
-			return i;
-	return -1;
-}
-
 static int cli_keyslot_errcode(int r)
 {
 	return r == -ENOSPC || r == -EEXIST || r == -EBUSY ? CLI_EXIT_STATE : 0;
 }
 
-int cli_cmd_keyslot_add(const struct cli_opts *o)
+/* ---- recovery key ---------------------------------------------------------------- */
+
+static int cli_sync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd, r = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* @text into a new 0600 file @path (never through a symlink), synced. */
+static int cli_recovery_write(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0) {
+		r = -errno;
+		cli_detail("cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd))
+		r = -EIO;
+	close(fd);
+	if (r)
+		cli_detail("cannot write %s", path);
+	return r;
+}
+
+/*
+ * The key is written to OUT.partial (synced) before its slot is committed
+ * and linked to OUT (synced) after, so no crash loses a key whose slot is
+ * on disk:
+ *   - crash before the slot commit: OUT.partial opens nothing; OUT absent;
+ *   - crash after the commit, before the link: OUT.partial holds the key of
+ *     a committed slot (the message of a failed run names it);
+ *   - after the link: OUT holds it, OUT.partial is removed.
+ * With OUT "-" the key is printed once on stdout after the commit: a crash
+ * in between leaves a recovery slot nobody knows (remove it and add again).
+ */
+static int cli_recovery_add(const struct cli_opts *o, struct vxts_volume *v, int *slot)
+{
+	const char *out = o->recovery_key_file;
+	bool to_stdout = !strcmp(out, "-");
+	char *text = vxts_secure_alloc(CLI_RECOVERY_TEXT_MAX);
+	char partial[4096];
+	struct cli_key rk = { 0 };
+	struct vxts_kek kek;
+	int r = text ? 0 : -ENOMEM;
+
+	snprintf(partial, sizeof(partial), "%s.partial", out);
+	if (!r && !to_stdout && !access(out, F_OK)) {
+		cli_detail("%s exists: a recovery key is never written over a file", out);
+		r = -EEXIST;
+	}
+	if (!r)
+		r = cli_recovery_new(&rk, text);
+	if (!r && !to_stdout)
+		r = cli_recovery_write(partial, text);
+	if (!r) {
+		cli_key_kek(&rk, &kek);
+		r = vxts_keyslot_add(v, &kek, NULL, -1);
+		*slot = r;
+		r = r < 0 ? r : 0;
+		if (r && !to_stdout)
+			unlink(partial);
+	}
+	if (!r && to_stdout) {
+		fputs(text, stdout);
+		fflush(stdout);
+	} else if (!r && (link(partial, out) || unlink(partial) || cli_sync_dir(out))) {
+		r = -errno;
+		cli_detail("recovery keyslot %d is committed but %s could not be made (%s): "
+			   "its key is in %s", *slot, out, strerror(-r), partial);
+	}
+	cli_key_put(&rk);
+	vxts_secure_free(text, CLI_RECOVERY_TEXT_MAX);
+	return r;
+}
+
+int cli_recovery_setup(const struct cli_opts *o, const char *verb,
+		       const struct cli_key *unlock)
+{
+	struct vxts_volume *v = NULL;
+	int slot = -1, r;
+
+	r = cli_open(o, verb, true, &v);
+	if (!r)
+		r = cli_unlock_with(v, unlock);
+	if (!r)
+		r = cli_recovery_add(o, v, &slot);
+	vxts_close(v);
+	if (r)
+		return cli_fail(o, verb, o->pos[0], r, cli_keyslot_errcode(r));
+	if (strcmp(o->recovery_key_file, "-"))
+		cli_info(o, "%s: recovery key (keyslot %d) written to %s: store it offline, "
+			 "apart from the disk", o->pos[0], slot, o->recovery_key_file);
+	return 0;
+}
+
+/* ---- add / remove / rotate ------------------------------------------------------- */
+
+/* The new slot's KEK (--new-*), sealed by @fn into the unlocked volume. */
+static int cli_keyslot_with_new(const struct cli_opts *o, struct vxts_volume *v,
+				int (*fn)(struct vxts_volume *, const struct vxts_kek *,
+					  const struct vxts_argon2_params *, int),
+				int slot)
 {
 	struct vxts_argon2_params a;
-	struct vxts_info before, after;
-	struct vxts_volume *v = NULL;
 	struct vxts_kek kek;
 	struct cli_key k = { 0 };
 	int r;
 
-	r = cli_keyslot_open(o, "keyslot add", &v, &before);
-	if (!r)
-		r = cli_key_get(&k, o, CLI_KEY_NEW, true);
+	r = cli_key_get(&k, o, CLI_KEY_NEW, true);
 	if (!r) {
-		kek = (struct vxts_kek){ .type = k.type, .secret = k.secret, .len = k.len };
-		r = vxts_keyslot_add(v, &kek, cli_argon2(o, &a) ? &a : NULL, o->slot);
-		/* the library may return the slot it used: any r >= 0 is success */
-		if (r < 0)
-			r = cli_fail(o, "keyslot add", o->pos[0], r,
-				     cli_keyslot_errcode(r));
-		else
-			r = 0;
-	} else {
-		r = cli_fail(o, "keyslot add", o->pos[0], r, 0);
+		cli_key_kek(&k, &kek);
+		r = fn(v, &kek, cli_argon2(o, &a) ? &a : NULL, slot);
 	}
 	cli_key_put(&k);
-	if (!r && !vxts_info(v, &after))
-		cli_keyslot_print(o, "keyslot add", cli_keyslot_new(&before, &after),
-				  "added", v);
+	return r;
+}
+
+static int cli_keyslot_add_fn(struct vxts_volume *v, const struct vxts_kek *kek,
+			      const struct vxts_argon2_params *p, int slot)
+{
+	return vxts_keyslot_add(v, kek, p, slot);
+}
+
+static int cli_keyslot_rotate_fn(struct vxts_volume *v, const struct vxts_kek *kek,
+				 const struct vxts_argon2_params *p, int slot)
+{
+	return vxts_keyslot_rotate(v, slot, kek, p);
+}
+
+int cli_cmd_keyslot_add(const struct cli_opts *o)
+{
+	struct vxts_volume *v = NULL;
+	struct vxts_info in;
+	int slot = -1, r;
+
+	r = cli_keyslot_open(o, "keyslot add", &v, &in);
+	if (!r && o->recovery_key_file)
+		r = cli_recovery_add(o, v, &slot);
+	else if (!r)
+		r = slot = cli_keyslot_with_new(o, v, cli_keyslot_add_fn, o->slot);
+	if (r < 0) {
+		r = cli_fail(o, "keyslot add", o->pos[0], r, cli_keyslot_errcode(r));
+	} else {
+		r = 0;
+		cli_keyslot_print(o, "keyslot add", slot,
+				  o->recovery_key_file ? "added (recovery)" : "added", v);
+	}
+	vxts_close(v);
+	return r;
+}
+
+int cli_cmd_keyslot_rotate(const struct cli_opts *o)
+{
+	struct vxts_volume *v = NULL;
+	struct vxts_info in;
+	char what[64];
+	int r;
+
+	if (o->slot < 0) {
+		cli_err("keyslot rotate: give --slot N (see `vxts keyslot list %s`)", o->pos[0]);
+		return CLI_EXIT_USAGE;
+	}
+	r = cli_keyslot_open(o, "keyslot rotate", &v, &in);
+	if (!r)
+		r = cli_keyslot_with_new(o, v, cli_keyslot_rotate_fn, o->slot);
+	if (r < 0) {
+		r = cli_fail(o, "keyslot rotate", o->pos[0], r,
+			     r == -ENOENT || r == -EINVAL ? CLI_EXIT_STATE : cli_keyslot_errcode(r));
+	} else {
+		snprintf(what, sizeof(what), "replaced by keyslot %d", r);
+		cli_keyslot_print(o, "keyslot rotate", o->slot, what, v);
+		r = 0;
+	}
 	vxts_close(v);
 	return r;
 }
@@ -122,7 +282,8 @@ int cli_cmd_keyslot_remove(const struct cli_opts *o)
 	/* -EPERM here is the library refusing to drop the last key, not a wrong key */
 	if (r)
 		r = cli_fail(o, "keyslot remove", o->pos[0], r,
-			     r == -EPERM ? CLI_EXIT_STATE : cli_keyslot_errcode(r));
+			     r == -EPERM || r == -EINVAL ? CLI_EXIT_STATE :
+			     cli_keyslot_errcode(r));
 	else
 		cli_keyslot_print(o, "keyslot remove", o->slot, "removed", v);
 out:

@@ -2,10 +2,12 @@
 /*
  * vxts command line: where keys come from.
  *
- * A KEK comes from a key file (raw bytes, any length), a passphrase file, or
- * (only when stdin is a TTY and no key flag was given) a prompt without echo.
- * Key material is read straight into vxts_secure_alloc() memory: it never
- * passes through stdio buffers, argv, the environment or a log line.
+ * A KEK comes from a key file (raw bytes, any length), a passphrase file, a
+ * recovery-key file, a PKCS#11 token (URI; PIN from --pin-file or a prompt),
+ * a KMS helper (--kms-command), or (only when stdin is a TTY and no key flag
+ * was given) a passphrase prompt without echo. Key material is read straight
+ * into vxts_secure_alloc() memory: it never passes through stdio buffers,
+ * argv, the environment or a log line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kdf.h"
 #include "keyslot.h"
 #include "secmem.h"
 
@@ -199,6 +202,102 @@ static int cli_key_prompt(struct cli_key *k, const char *label, bool confirm)
 	return r;
 }
 
+/* ---- recovery keys: 32 random bytes shown as 8 dash-separated groups of hex ---- */
+
+#define CLI_RECOVERY_TEXT	(VXTS_RECOVERY_KEY_BYTES * 2 + 7)
+
+/* Decodes hex digits in @k->secret (dashes and white space ignored) in place. */
+static int cli_recovery_decode(struct cli_key *k, const char *path)
+{
+	size_t n = 0, digits = 0;
+	int hi = -1;
+
+	for (size_t i = 0; i < k->len; i++) {
+		int c = k->secret[i], v;
+
+		if (c == '-' || c == ' ' || c == '\n' || c == '\t' || c == '\r')
+			continue;
+		v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (v < 0 || ++digits > 2 * VXTS_RECOVERY_KEY_BYTES)
+			break;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			k->secret[n++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	if (n != VXTS_RECOVERY_KEY_BYTES || hi >= 0 || digits != 2 * VXTS_RECOVERY_KEY_BYTES) {
+		cli_detail("%s is not a vxts recovery key (64 hex digits, dashes allowed)", path);
+		return -EINVAL;
+	}
+	vxts_wipe(k->secret + n, k->len - n);
+	k->len = n;
+	k->type = VXTS_KEK_RECOVERY;
+	return 0;
+}
+
+/* The PIN: --pin-file, else a prompt on a TTY, else none (no login). */
+static int cli_key_pin(struct cli_key *k, const struct cli_opts *o, const char *uri)
+{
+	char label[256];
+	int r;
+
+	if (o->pin_file) {
+		r = cli_key_from_file(k, o->pin_file, true);
+		k->type = VXTS_KEK_PKCS11;
+		return r;
+	}
+	if (!isatty(STDIN_FILENO))
+		return 0;
+	snprintf(label, sizeof(label), "PIN for %s", uri ? uri : "the PKCS#11 token");
+	r = cli_key_prompt(k, label, false);
+	k->type = VXTS_KEK_PKCS11;
+	return r;
+}
+
+/* KEKs held elsewhere: 1 when none of their options applies to @role. */
+static int cli_key_external(struct cli_key *k, const struct cli_opts *o,
+			    enum cli_key_role role)
+{
+	const char *uri = role == CLI_KEY_NEW ? o->new_pkcs11_uri : o->pkcs11_uri;
+	const char *kid = role == CLI_KEY_NEW ? o->new_kms_key_id : o->kms_key_id;
+	bool p11 = uri || (role == CLI_KEY_UNLOCK && (o->pkcs11_module || o->pin_file));
+
+	if (p11) {
+		k->type = VXTS_KEK_PKCS11;
+		k->uri = uri;
+		k->module = o->pkcs11_module;
+		return cli_key_pin(k, o, uri);
+	}
+	if (kid || (role == CLI_KEY_UNLOCK && o->kms_command)) {
+		if (!o->kms_command) {
+			cli_detail("a KMS key id needs --kms-command PATH (the helper)");
+			return -EINVAL;
+		}
+		if (o->kms_alg && !vxts_ks_mech_code(o->kms_alg)) {
+			cli_detail("unknown --kms-alg %s: use RSA-OAEP-256, RSA-OAEP, A256KW "
+				   "or A256KWP", o->kms_alg);
+			return -EINVAL;
+		}
+		k->type = VXTS_KEK_KMS;
+		k->uri = kid;
+		k->command = o->kms_command;
+		k->alg = o->kms_alg;
+		k->timeout_ms = o->kms_timeout * 1000;
+		return 0;
+	}
+	return 1;
+}
+
+void cli_key_kek(const struct cli_key *k, struct vxts_kek *kek)
+{
+	*kek = (struct vxts_kek){ .type = k->type, .secret = k->secret, .len = k->len,
+				  .uri = k->uri, .module = k->module, .command = k->command,
+				  .alg = k->alg, .timeout_ms = k->timeout_ms };
+}
+
 /*
  * Fills @k for @role: CLI_KEY_UNLOCK uses --key-file/--passphrase-file,
  * CLI_KEY_NEW uses --new-key-file/--new-passphrase-file. @confirm asks twice
@@ -212,19 +311,58 @@ int cli_key_get(struct cli_key *k, const struct cli_opts *o,
 	const char *pf = role == CLI_KEY_NEW ? o->new_passphrase_file
 					     : o->passphrase_file;
 
+	int r;
+
 	memset(k, 0, sizeof(*k));
 	if (kf)
 		return cli_key_from_file(k, kf, false);
 	if (pf)
 		return cli_key_from_file(k, pf, true);
+	if (role == CLI_KEY_UNLOCK && o->use_recovery_key) {
+		r = cli_key_from_file(k, o->use_recovery_key, false);
+		return r ? r : cli_recovery_decode(k, o->use_recovery_key);
+	}
+	r = cli_key_external(k, o, role);
+	if (r <= 0)
+		return r;
 	if (!isatty(STDIN_FILENO)) {
 		if (role == CLI_KEY_NEW)
-			cli_detail("no new key given: use --new-key-file or --new-passphrase-file");
+			cli_detail("no new key given: use --new-key-file or --new-passphrase-file "
+				   "(or --new-pkcs11-uri, --new-kms-key-id)");
 		else
-			cli_detail("no key given: use --key-file or --passphrase-file");
+			cli_detail("no key given: use --key-file or --passphrase-file (or "
+				   "--pkcs11-uri, --kms-command, --use-recovery-key)");
 		return -ENOKEY;
 	}
 	return cli_key_prompt(k, role == CLI_KEY_NEW ? "New passphrase" :
 			      confirm ? "Passphrase for the new volume" : "Passphrase",
 			      confirm);
+}
+
+/* ---- a new recovery key --------------------------------------------------------- */
+
+/* 32 random bytes into @k (type RECOVERY) and their text into @text (secure). */
+int cli_recovery_new(struct cli_key *k, char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t t = 0;
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	r = cli_key_alloc(k, VXTS_RECOVERY_KEY_BYTES);
+	if (!r)
+		r = vxts_random(k->secret, VXTS_RECOVERY_KEY_BYTES);
+	if (r)
+		return r;
+	k->len = VXTS_RECOVERY_KEY_BYTES;
+	k->type = VXTS_KEK_RECOVERY;
+	for (size_t i = 0; i < VXTS_RECOVERY_KEY_BYTES; i++) {
+		if (i && i % 4 == 0)
+			text[t++] = '-';
+		text[t++] = hex[k->secret[i] >> 4];
+		text[t++] = hex[k->secret[i] & 15];
+	}
+	text[t++] = '\n';
+	text[t] = '\0';
+	return 0;
 }

@@ -15,7 +15,15 @@
 #include "cli.h"
 
 #define O_COMMON	(OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HEADER))
-#define O_UNLOCK	(OPT_BIT(OPT_KEY_FILE) | OPT_BIT(OPT_PASSPHRASE_FILE))
+#define O_UNLOCK	(OPT_BIT(OPT_KEY_FILE) | OPT_BIT(OPT_PASSPHRASE_FILE) | \
+			 OPT_BIT(OPT_PKCS11_URI) | OPT_BIT(OPT_PKCS11_MODULE) | \
+			 OPT_BIT(OPT_PIN_FILE) | OPT_BIT(OPT_KMS_COMMAND) | \
+			 OPT_BIT(OPT_KMS_TIMEOUT) | OPT_BIT(OPT_USE_RECOVERY_KEY))
+/* a new slot's KEK held elsewhere; the volume's first KEK and its recovery key */
+#define O_NEWEXT	(OPT_BIT(OPT_NEW_PKCS11_URI) | OPT_BIT(OPT_NEW_KMS_KEY_ID) | \
+			 OPT_BIT(OPT_KMS_ALG))
+#define O_CREATE	(OPT_BIT(OPT_KMS_KEY_ID) | OPT_BIT(OPT_KMS_ALG) | \
+			 OPT_BIT(OPT_RECOVERY_KEY_FILE))
 #define O_ARGON2	(OPT_BIT(OPT_ARGON2_MEMORY) | OPT_BIT(OPT_ARGON2_TIME) | \
 			 OPT_BIT(OPT_ARGON2_PARALLEL))
 #define O_ENGINE	(OPT_BIT(OPT_RESILIENCE) | OPT_BIT(OPT_QUEUE_DEPTH) | \
@@ -28,15 +36,15 @@
 
 static const struct cli_verb cli_verbs[] = {
 	{ "encrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_LAYOUT |
-	  O_ONLINE | OPT_BIT(OPT_FORCE),
+	  O_ONLINE | OPT_BIT(OPT_FORCE) | O_CREATE,
 	  "encrypt DEVICE in place (re-running resumes)", cli_cmd_encrypt },
 	{ "decrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_ONLINE,
 	  "decrypt DEVICE in place back to plaintext", cli_cmd_decrypt },
 	{ "reencrypt", "[--online NAME] DEVICE", 1, 2, O_COMMON | O_UNLOCK | O_ENGINE | O_ARGON2 |
-	  O_ONLINE |
+	  O_ONLINE | O_NEWEXT |
 	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
 	  "re-key DEVICE in place with a new volume key", cli_cmd_reencrypt },
-	{ "format", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_LAYOUT | OPT_BIT(OPT_YES),
+	{ "format", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_LAYOUT | OPT_BIT(OPT_YES) | O_CREATE,
 	  "create a new, empty encrypted volume (destroys data)", cli_cmd_format },
 	{ "status", "NAME|DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
 	  "state, percent done, rate and ETA of DEVICE (or of mapping NAME)", cli_cmd_status },
@@ -53,9 +61,15 @@ static const struct cli_verb cli_verbs[] = {
 	  "wake a paused online conversion of NAME, or restart a dead one", cli_cmd_resume },
 	{ "dump", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_VOLUME_KEY),
 	  "print the header (never keys, unless --volume-key)", cli_cmd_dump },
-	{ "keyslot add", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ARGON2 |
+	{ "keyslot add", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ARGON2 | O_NEWEXT |
+	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_SLOT) |
+	  OPT_BIT(OPT_RECOVERY_KEY_FILE),
+	  "add a keyslot for a new KEK, or a recovery key (no data is rewritten)",
+	  cli_cmd_keyslot_add },
+	{ "keyslot rotate", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | O_ARGON2 | O_NEWEXT |
 	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_SLOT),
-	  "add a keyslot for a new KEK (no data is rewritten)", cli_cmd_keyslot_add },
+	  "re-wrap the key of slot --slot N under a new KEK, one atomic header update",
+	  cli_cmd_keyslot_rotate },
 	{ "keyslot remove", "DEVICE", 1, 1, O_COMMON | O_UNLOCK | OPT_BIT(OPT_SLOT) |
 	  OPT_BIT(OPT_YES),
 	  "remove keyslot --slot N (unlock with any key of the volume)",
@@ -87,6 +101,7 @@ static const char *const cli_exit_help[] = {
 	" 13  encrypt: the device already carries a vxts header (check --header)",
 	" 14  the interrupted window's resilience record does not match the header",
 	" 15  recovery found a data unit torn beyond repair (named in the message)",
+	" 16  key provider failed: the KMS helper or PKCS#11 token failed or timed out",
 	NULL,
 };
 

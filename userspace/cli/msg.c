@@ -101,6 +101,8 @@ int cli_exit_code(int r)
 	case EEXIST: return CLI_EXIT_VXTS_THERE;
 	case EUCLEAN: return CLI_EXIT_RECORD;
 	case ENOTRECOVERABLE: return CLI_EXIT_UNIT_LOST;
+	case EKEYREJECTED: return CLI_EXIT_WRONG_KEY;	/* a token refused the PIN */
+	case ETIMEDOUT: case EPROTO: case ECOMM: return CLI_EXIT_KEY_PROVIDER;
 	default: return CLI_EXIT_FAIL;
 	}
 }
@@ -124,6 +126,7 @@ const char *cli_exit_name(int code)
 		[CLI_EXIT_VXTS_THERE] = "vxts_header_present",
 		[CLI_EXIT_RECORD] = "record_mismatch",
 		[CLI_EXIT_UNIT_LOST] = "data_unit_lost",
+		[CLI_EXIT_KEY_PROVIDER] = "key_provider_failed",
 	};
 
 	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])) ||

@@ -17,6 +17,28 @@
 #include "cli.h"
 
 const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
+	[OPT_PKCS11_URI] = { "pkcs11-uri", "URI",
+		"KEK in a PKCS#11 token: the key's RFC 7512 URI (unlock: any value selects PKCS#11 slots)" },
+	[OPT_NEW_PKCS11_URI] = { "new-pkcs11-uri", "URI",
+		"the new slot's KEK: an AES or RSA key in a PKCS#11 token" },
+	[OPT_PKCS11_MODULE] = { "pkcs11-module", "PATH",
+		"PKCS#11 module to load (default: p11-kit's registered modules)" },
+	[OPT_PIN_FILE] = { "pin-file", "PATH",
+		"token PIN from a file or /dev/fd/N (default: prompt on a TTY)" },
+	[OPT_KMS_COMMAND] = { "kms-command", "PATH",
+		"external KMS helper (JSON on stdin/stdout, docs/KEYS.md); unlocks KMS slots" },
+	[OPT_KMS_KEY_ID] = { "kms-key-id", "ID",
+		"KMS key id for the volume's first slot (format, encrypt)" },
+	[OPT_NEW_KMS_KEY_ID] = { "new-kms-key-id", "ID",
+		"the new slot's KMS key id (e.g. a new vault key version)" },
+	[OPT_KMS_ALG] = { "kms-alg", "ALG",
+		"KMS wrap algorithm: RSA-OAEP-256 (default), RSA-OAEP, A256KW, A256KWP" },
+	[OPT_KMS_TIMEOUT] = { "kms-timeout", "SECONDS",
+		"kill the KMS helper after this long (default 30)" },
+	[OPT_RECOVERY_KEY_FILE] = { "recovery-key-file", "OUT",
+		"also add a recovery keyslot; write its key to OUT (new file, 0600; - = stdout)" },
+	[OPT_USE_RECOVERY_KEY] = { "use-recovery-key", "PATH",
+		"unlock with the recovery key in PATH" },
 	[OPT_HELP] = { "help", NULL, "show this verb's usage and exit" },
 	[OPT_JSON] = { "json", NULL,
 		"one JSON object on stdout; progress as JSON lines on stderr" },
@@ -205,6 +227,17 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 		r = cli_opts_u32(name, arg, 0, 7, &u);
 		o->slot = u;
 		break;
+	case OPT_PKCS11_URI: o->pkcs11_uri = arg; break;
+	case OPT_NEW_PKCS11_URI: o->new_pkcs11_uri = arg; break;
+	case OPT_PKCS11_MODULE: o->pkcs11_module = arg; break;
+	case OPT_PIN_FILE: o->pin_file = arg; break;
+	case OPT_KMS_COMMAND: o->kms_command = arg; break;
+	case OPT_KMS_KEY_ID: o->kms_key_id = arg; break;
+	case OPT_NEW_KMS_KEY_ID: o->new_kms_key_id = arg; break;
+	case OPT_KMS_ALG: o->kms_alg = arg; break;
+	case OPT_KMS_TIMEOUT: r = cli_opts_u32(name, arg, 1, 3600, &o->kms_timeout); break;
+	case OPT_RECOVERY_KEY_FILE: o->recovery_key_file = arg; break;
+	case OPT_USE_RECOVERY_KEY: o->use_recovery_key = arg; break;
 	}
 	return r;
 }

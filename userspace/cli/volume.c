@@ -122,8 +122,9 @@ int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 
 int cli_unlock_with(struct vxts_volume *v, const struct cli_key *k)
 {
-	struct vxts_kek kek = { .type = k->type, .secret = k->secret, .len = k->len };
+	struct vxts_kek kek;
 
+	cli_key_kek(k, &kek);
 	return vxts_unlock(v, &kek);
 }
 
@@ -175,6 +176,10 @@ const char *cli_kek_name(int type)
 	switch (type) {
 	case VXTS_KEK_KEYFILE: return "keyfile";
 	case VXTS_KEK_PASSPHRASE: return "passphrase";
+	case VXTS_KEK_PKCS11: return "pkcs11";
+	case VXTS_KEK_KMS: return "kms";
+	case VXTS_KEK_RECOVERY: return "recovery";
+	case VXTS_KEK_CONT: return "continuation";
 	default: return "none";
 	}
 }
@@ -187,11 +192,19 @@ void cli_json_slots(struct cli_json *j, const struct vxts_info *in)
 	for (i = 0; i < VXTS_KEYSLOTS; i++) {
 		const struct vxts_keyslot_info *s = &in->slots[i];
 
-		if (!s->in_use)
+		if (!s->in_use || s->type == VXTS_KEK_CONT)
 			continue;
 		cli_json_obj_open(j, NULL);
 		cli_json_u64(j, "slot", i);
 		cli_json_str(j, "type", cli_kek_name(s->type));
+		cli_json_u64(j, "entries", s->entries);
+		if (s->type == VXTS_KEK_PKCS11 || s->type == VXTS_KEK_KMS) {
+			const char *m = vxts_ks_mech_name(s->mech);
+
+			cli_json_str(j, s->type == VXTS_KEK_KMS ? "kms_key_id" : "pkcs11_uri",
+				     s->ref);
+			cli_json_str(j, "mechanism", m ? m : "?");
+		}
 		cli_json_u64(j, "key_id", s->key_id);
 		cli_json_str(j, "holds", s->key_id == in->current_key_id ?
 			     "current" : "new");

@@ -614,6 +614,9 @@ static int vxts_ks_ext_wrap(struct vxts_ks_ext *x, const struct vxts_kek *kek,
 	x->blob_len = (unsigned int)blob_len;
 	memmove(x->stream + x->ref_len, blob, blob_len);
 	memcpy(x->stream, x->ref, x->ref_len);
+	/* what is left of the blob's first copy must not become padding */
+	memset(x->stream + x->ref_len + blob_len, 0,
+	       VXTS_KS_STREAM_MAX - x->ref_len - blob_len);
 	return 0;
 }
 

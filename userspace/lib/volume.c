@@ -304,8 +304,10 @@ int vxts_format_devs(struct vxts_dev *data, struct vxts_dev *hdr, uint64_t hdr_b
 		memcpy(k->cur, o->volume_key, VXTS_KEY_BYTES);
 	else if (!r)
 		r = vxts_random(k->cur, VXTS_KEY_BYTES);
-	if (!r)
-		r = vxts_keyslot_seal(h.slots[0], kek, o->argon2, k->cur, VXTS_KEY_BYTES, 0);
+	if (!r) {
+		r = vxts_keyslot_table_seal(h.slots, 0, kek, o->argon2, k->cur, VXTS_KEY_BYTES, 0);
+		r = r < 0 ? r : 0;
+	}
 	if (r && !vxts_error_detail()[0])
 		vxts_err(r, "cannot seal the volume key (%d)", r);
 	if (!r)
