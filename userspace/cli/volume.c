@@ -32,6 +32,7 @@ static const char *cli_fix(int code)
 	case CLI_EXIT_STATE: return "see `vxts status`";
 	case CLI_EXIT_RECORD: return "do not restore an older header backup: keep the device as it is and compare the header with your latest backup";
 	case CLI_EXIT_UNIT_LOST: return "restore the named data unit from a backup; re-running cannot recover it";
+	case CLI_EXIT_KEY_PROVIDER: return "fix the KMS helper or PKCS#11 token named above and re-run";
 	default: return NULL;
 	}
 }

@@ -908,5 +908,5 @@ int vxts_keyslot_table_clear(vxts_slot_table t, int slot)
 
 bool vxts_keyslot_provider_error(int r)
 {
-	return r == -ETIMEDOUT || r == -EPROTO || r == -ECOMM;
+	return r == -ETIMEDOUT || r == -EPROTO || r == -ECOMM || r == -EKEYREJECTED;
 }

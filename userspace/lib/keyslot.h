@@ -151,7 +151,8 @@ int vxts_keyslot_table_info(const vxts_slot_table t, int slot,
 /* Clears the slot headed at @slot and its continuations; -EINVAL on a continuation. */
 int vxts_keyslot_table_clear(vxts_slot_table t, int slot);
 
-/* True for the errors of an external key provider (KMS helper, PKCS#11 token). */
+/* True for the errors of an external key provider (KMS helper, PKCS#11 token;
+ * -EKEYREJECTED: the token refused the PIN). */
 bool vxts_keyslot_provider_error(int r);
 
 #endif

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_keyslot_rotate: KEK rotation and multi-entry slots.
+ *
+ *   - rotate under crash injection: the Nth IO of `keyslot rotate` fails
+ *     (torn at 512 bytes, unsynced writes dropped) for every N until a run
+ *     completes; after each "power cut" exactly one of the old and new KEK
+ *     opens the volume, it yields the same DEK, and a rotate that reported
+ *     success is never undone;
+ *   - the last slot of the current DEK cannot be removed; rotate refuses a
+ *     slot that is empty or a continuation;
+ *   - multi-entry slots: a continuation entry is in use, cannot be removed
+ *     or opened on its own, and a damaged continuation makes its head
+ *     unusable (-EINVAL), never a wrong-key answer;
+ *   - base64 codec of the KMS protocol against RFC 4648 vectors and bad input.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kdf.h"
+#include "keyslot.h"
+#include "kms.h"
+#include "helpers/vol_fixture.h"
+
+#define R_DATA (64u << 10)
+#define R_AREA (256u << 10)
+
+/* Unlocks a fresh handle with @kek; 0 and the DEK, or the error. */
+static int r_try(struct fx *f, const struct vxts_kek *kek, uint8_t key[VXTS_KEY_BYTES])
+{
+	struct vxts_volume *v = NULL;
+	int r = fx_attach(f, &v);
+
+	if (!r)
+		r = vxts_unlock(v, kek);
+	if (!r)
+		r = vxts_volume_key(v, VXTS_KEY_CURRENT, key);
+	vxts_close(v);
+	return r;
+}
+
+static void rotate_crash_every_op(void **state)
+{
+	uint8_t dek[VXTS_KEY_BYTES], k1[VXTS_KEY_BYTES], k2[VXTS_KEY_BYTES];
+	struct vxts_format_opts o = { 0 };
+	struct vxts_volume *v;
+	int tried = 0, r, r1, r2;
+	struct fx f;
+
+	fx_init(&f, R_DATA, R_AREA, false, 71);
+	assert_int_equal(fx_format(&f, &o), 0);
+	assert_int_equal(r_try(&f, &f.kek, dek), 0);
+	fx_snapshot(&f);
+	for (long n = 1;; n++) {
+		fx_restore(&f);
+		fault_ctl_reset(&f.ctl);
+		f.ctl.fail_at = n;
+		f.ctl.tear = true;
+		f.ctl.tear_align = 512;
+		f.ctl.drop_unsynced = true;
+		v = NULL;
+		r = fx_attach(&f, &v);
+		if (!r)
+			r = vxts_unlock(v, &f.kek);
+		if (!r)
+			r = vxts_keyslot_rotate(v, 0, &f.kek2, NULL);
+		vxts_close(v);
+		if (!f.ctl.crashed) {
+			assert_true(r >= 0);
+			break;
+		}
+		tried++;
+		fault_ctl_reset(&f.ctl);	/* power back */
+		f.ctl.fail_at = 0;
+		f.ctl.tear = false;
+		f.ctl.drop_unsynced = false;
+		r1 = r_try(&f, &f.kek, k1);
+		r2 = r_try(&f, &f.kek2, k2);
+		if (!!r1 == !!r2)
+			fail_msg("op %ld: old KEK %d, new KEK %d: want exactly one", n, r1, r2);
+		assert_memory_equal(r1 ? k2 : k1, dek, VXTS_KEY_BYTES);
+		if (r >= 0)
+			assert_int_equal(r2, 0);	/* reported done: must stay done */
+	}
+	fault_ctl_reset(&f.ctl);
+	f.ctl.fail_at = 0;
+	assert_true(tried >= 4);	/* open, unlock, two copies written and synced */
+	assert_int_not_equal(r_try(&f, &f.kek, k1), 0);
+	assert_int_equal(r_try(&f, &f.kek2, k2), 0);
+	assert_memory_equal(k2, dek, VXTS_KEY_BYTES);
+	print_message("# rotate: %d crash points, each left exactly one KEK\n", tried);
+	fx_free(&f);
+}
+
+static void rotate_and_remove_guards(void **state)
+{
+	struct vxts_format_opts o = { 0 };
+	struct vxts_volume *v;
+	struct fx f;
+
+	fx_init(&f, R_DATA, R_AREA, false, 72);
+	assert_int_equal(fx_format(&f, &o), 0);
+	assert_int_equal(fx_attach(&f, &v), 0);
+	assert_int_equal(vxts_unlock(v, &f.kek), 0);
+	assert_int_equal(vxts_keyslot_remove(v, 0), -EPERM);	/* the last key */
+	assert_int_equal(vxts_keyslot_rotate(v, 3, &f.kek2, NULL), -ENOENT);
+	assert_int_equal(vxts_keyslot_rotate(v, 0, &f.kek2, NULL), 0);	/* reuses slot 0 */
+	assert_int_equal(vxts_keyslot_remove(v, 0), -EPERM);
+	vxts_close(v);
+	fx_free(&f);
+}
+
+/* A fake two-entry slot: a head whose span says 2, built by hand. */
+static void r_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+static void r_fix(uint8_t *e)
+{
+	assert_int_equal(vxts_sha256(e + 224, e, 224), 0);
+}
+
+static void r_two_entry(vxts_slot_table t)
+{
+	memset(t, 0, sizeof(vxts_slot_table));
+	memcpy(t[2], "VXKS", 4);
+	r_put16(t[2] + 4, 1);
+	r_put16(t[2] + 6, VXTS_KEK_KMS);
+	t[2][12] = 64;				/* key_len */
+	r_put16(t[2] + 48, VXTS_MECH_RSA_OAEP_256);
+	t[2][50] = 2;				/* entries */
+	r_put16(t[2] + 52, 4);			/* ref "kek1" */
+	r_put16(t[2] + 54, 256);		/* an RSA-2048 blob */
+	memcpy(t[2] + 56, "kek1", 4);
+	memset(t[2] + 60, 0xa5, 164);
+	r_fix(t[2]);
+	memcpy(t[3], "VXKC", 4);
+	r_put16(t[3] + 4, 1);
+	t[3][6] = 1;
+	t[3][7] = 2;
+	memset(t[3] + 8, 0xa5, 256 + 4 + 32 - 168);	/* rest of blob + MAC */
+	r_fix(t[3]);
+}
+
+static void multi_entry_slots(void **state)
+{
+	static uint8_t one = 1;
+	struct vxts_kek kms = { .type = VXTS_KEK_KMS, .command = "/bin/false" };
+	struct vxts_kek kf = { .type = VXTS_KEK_KEYFILE, .secret = &one, .len = 1 };
+	uint8_t key[64] = { 1 };
+	struct vxts_keyslot_info ki;
+	vxts_slot_table t;
+	size_t len;
+
+	r_two_entry(t);
+	assert_int_equal(vxts_keyslot_table_info(t, 2, &ki), 0);
+	assert_true(ki.in_use);
+	assert_int_equal(ki.type, VXTS_KEK_KMS);
+	assert_int_equal(ki.entries, 2);
+	assert_string_equal(ki.ref, "kek1");
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), 0);
+	assert_int_equal(ki.type, VXTS_KEK_CONT);
+	assert_int_equal(ki.head, 2);
+	assert_int_equal(vxts_keyslot_table_open(t, 3, &kms, key, &len, NULL), -EINVAL);
+	assert_int_equal(vxts_keyslot_table_clear(t, 3), -EINVAL);
+	/* a first-fit seal must skip both entries: 0, 1 free; 2, 3 taken */
+	assert_int_equal(vxts_keyslot_table_seal(t, 2, &kf, NULL, key, 64, 0), -EEXIST);
+	assert_int_equal(vxts_keyslot_table_seal(t, 3, &kf, NULL, key, 64, 0), -EEXIST);
+	/* damaged continuation: the head is unusable, structurally */
+	t[3][100] ^= 1;
+	r_fix(t[3]);
+	t[3][100] ^= 1;		/* now its checksum is wrong */
+	assert_int_equal(vxts_keyslot_table_info(t, 2, &ki), -EINVAL);
+	assert_int_equal(vxts_keyslot_table_open(t, 2, &kms, key, &len, NULL), -EINVAL);
+	/* a head whose span runs off the table */
+	r_two_entry(t);
+	memcpy(t[7], t[2], 256);
+	memset(t[2], 0, 512);
+	assert_int_equal(vxts_keyslot_table_info(t, 7, &ki), -EINVAL);
+	/* clearing the head clears its continuation */
+	r_two_entry(t);
+	assert_int_equal(vxts_keyslot_table_clear(t, 2), 0);
+	for (int i = 0; i < VXTS_KEYSLOTS; i++) {
+		assert_int_equal(vxts_keyslot_table_info(t, i, &ki), 0);
+		assert_false(ki.in_use);
+	}
+}
+
+static void base64_codec(void **state)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	static const char *const bad[] = { "Zg=", "Z===", "Zg=a", "Zm9v!A==", "=Zm9",
+					   "Zm9vY===", "Zg==Zg==" };
+	char enc[64];
+	uint8_t dec[64];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		vxts_b64_encode(enc, (const uint8_t *)v[i].in, strlen(v[i].in));
+		assert_string_equal(enc, v[i].out);
+		assert_int_equal(vxts_b64_decode(dec, sizeof(dec), &n, v[i].out,
+						 strlen(v[i].out)), 0);
+		assert_int_equal(n, strlen(v[i].in));
+		assert_memory_equal(dec, v[i].in, n);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vxts_b64_decode(dec, sizeof(dec), &n, bad[i], strlen(bad[i])),
+				 -EINVAL);
+	assert_int_equal(vxts_b64_decode(dec, 2, &n, "Zm9v", 4), -EMSGSIZE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rotate_crash_every_op),
+		cmocka_unit_test(rotate_and_remove_guards),
+		cmocka_unit_test(multi_entry_slots),
+		cmocka_unit_test(base64_codec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
