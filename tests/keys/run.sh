@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# Keys layer: customer-managed keys end to end, on small images in tmpfs.
+#
+#   - PKCS#11 through SoftHSM2, started here in a private token directory
+#     (SOFTHSM2_CONF): an AES key (CKM_AES_KEY_WRAP_PAD) and an RSA key pair
+#     (RSA-OAEP) wrap the DEK; encrypt + decrypt round trip; a wrong PIN;
+#   - the KMS helper protocol with examples/kms/vxts-kms-local: happy path,
+#     rotation to a new key version, and helpers that hang, babble, fail or
+#     refuse: each gives exit 16 and a message naming the cause;
+#   - rotation under SIGKILL at random instants (the unit layer injects a
+#     crash at every IO of it: test_keyslot_rotate);
+#   - recovery keys; the last key cannot be removed;
+#   - tampered headers refused (slot reference, conversion fields);
+#   - no key in /proc/*/cmdline or environ of vxts and the helper, or in
+#     any output or log.
+# Each case is t_<name> returning 0 pass / 1 fail / 77 skip, $why on failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/tests/lib/results.sh"
+. "$top/tests/lib/scratch.sh"
+vxts_scratch keys
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+all_out=$work/all-output.log
+secrets=$work/secrets.txt	# every secret seen, one per line, for the leak check
+: > "$all_out"
+: > "$secrets"
+KMS=$top/examples/kms/vxts-kms-local
+export VXTS_KMS_DIR=$work/kms
+mkdir -p "$VXTS_KMS_DIR"
+MOD=""
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+	[ -e "$m" ] && MOD=$m && break
+done
+
+# ---- helpers -------------------------------------------------------------
+
+vx() { # ARGS...: vxts with no TTY; stdout $work/out, stderr $work/err, exit $rc
+	timeout 120 "$VXTS" "$@" < /dev/null > "$work/out" 2> "$work/err"
+	rc=$?
+	cat "$work/out" "$work/err" >> "$all_out"
+}
+
+vx_key() { # ARGS...: `dump --volume-key`; the key goes to $volume_key, not the log
+	timeout 120 "$VXTS" dump --volume-key "$@" < /dev/null > "$work/out" 2> "$work/err"
+	rc=$?
+	cat "$work/err" >> "$all_out"
+	volume_key=$(sed -n 's/^volume_key: \([0-9a-f]*\)$/\1/p' "$work/out")
+	[ -n "$volume_key" ] && echo "$volume_key" >> "$secrets"
+	return 0
+}
+
+expect_rc() { # <want> <what>
+	if [ "$rc" -ne "$1" ]; then
+		why="$2: exit $rc, want $1 ($(head -c 300 "$work/err" | tr '\n' ' '))"
+		return 1
+	fi
+}
+
+expect_err() { # <regex> <what>
+	grep -qE "$1" "$work/err" && return 0
+	why="$2: message lacks /$1/: $(head -c 300 "$work/err" | tr '\n' ' ')"
+	return 1
+}
+
+mkimg() { head -c "$(($2 << 20))" /dev/urandom > "$1"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# A private SoftHSM2 token with an AES-256 key and an RSA-2048 key pair.
+hsm_setup() {
+	[ -n "$MOD" ] && command -v softhsm2-util > /dev/null &&
+		command -v pkcs11-tool > /dev/null || return 77
+	[ -e "$work/hsm/ready" ] && return 0
+	mkdir -p "$work/hsm/tokens"
+	export SOFTHSM2_CONF=$work/hsm/softhsm2.conf
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$work/hsm/tokens" > "$SOFTHSM2_CONF"
+	printf '4711\n' > "$work/pin"
+	printf '0000\n' > "$work/badpin"
+	chmod 600 "$work/pin" "$work/badpin"
+	echo 4711 >> "$secrets"
+	softhsm2-util --init-token --free --label vxts-test --pin 4711 --so-pin 8642 \
+		> "$work/hsm/log" 2>&1 &&
+	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin 4711 \
+		--keygen --key-type AES:32 --label kek-aes --id 01 >> "$work/hsm/log" 2>&1 &&
+	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin 4711 \
+		--keypairgen --key-type rsa:2048 --label kek-rsa --id 02 \
+		>> "$work/hsm/log" 2>&1 || { why="SoftHSM2 setup: $(tail -3 "$work/hsm/log")"; return 1; }
+	touch "$work/hsm/ready"
+}
+
+P11=(--pkcs11-module "$MOD" --pin-file "$work/pin")
+
+kms_key() { # <id> [bits]
+	[ -e "$VXTS_KMS_DIR/$1.pem" ] ||
+		openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:${2:-2048}" \
+			-out "$VXTS_KMS_DIR/$1.pem" 2> /dev/null
+}
+
+# Helpers that misbehave, each a tiny script.
+mkhelper() { # <name> <body>
+	printf '#!/bin/sh\n%s\n' "$2" > "$work/$1"
+	chmod +x "$work/$1"
+}
+
+# ---- PKCS#11 -------------------------------------------------------------
+
+t_pkcs11_aes_round_trip() {
+	hsm_setup || return $?
+	local img=$work/p.img sum
+	mkimg "$img" 8
+	sum=$(sha "$img")
+	vx encrypt "$img" --header "$work/p.hdr" --force --no-progress \
+		--pkcs11-uri "pkcs11:token=vxts-test;object=kek-aes" "${P11[@]}"
+	expect_rc 0 "encrypt with an AES key in the token" || return 1
+	[ "$(sha "$img")" != "$sum" ] || { why="image unchanged by encrypt"; return 1; }
+	vx keyslot list "$img" --header "$work/p.hdr" --json
+	grep -q '"mechanism":"AES-KWP"' "$work/out" ||
+		{ why="slot is not AES-KWP: $(cat "$work/out")"; return 1; }
+	grep -q 'object=kek-aes' "$work/out" || { why="URI not stored"; return 1; }
+	vx decrypt "$img" --header "$work/p.hdr" --no-progress --yes "${P11[@]}"
+	expect_rc 0 "decrypt through the token" || return 1
+	[ "$(sha "$img")" = "$sum" ] || { why="plaintext differs after the round trip"; return 1; }
+}
+
+t_pkcs11_rsa_oaep_slot() {
+	hsm_setup || return $?
+	local img=$work/r.img k_aes
+	mkimg "$img" 4
+	vx format "$img" --header "$work/r.hdr" --yes \
+		--pkcs11-uri "pkcs11:token=vxts-test;object=kek-aes" "${P11[@]}"
+	expect_rc 0 "format" || return 1
+	vx_key "$img" --header "$work/r.hdr" "${P11[@]}"
+	k_aes=$volume_key
+	vx keyslot add "$img" --header "$work/r.hdr" "${P11[@]}" \
+		--new-pkcs11-uri "pkcs11:token=vxts-test;object=kek-rsa"
+	expect_rc 0 "keyslot add (RSA key pair)" || return 1
+	vx keyslot list "$img" --header "$work/r.hdr" --json
+	"$PY" - "$work/out" <<'PYEOF' || { why="RSA slot listing: $(cat "$work/out")"; return 1; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = [k for k in d["keyslots"] if "kek-rsa" in k.get("pkcs11_uri", "")]
+assert len(s) == 1 and s[0]["entries"] == 2, s
+assert s[0]["mechanism"] in ("RSA-OAEP-256", "RSA-OAEP"), s
+PYEOF
+	# open with the RSA slot alone: remove the AES one first
+	vx keyslot remove "$img" --header "$work/r.hdr" --slot 0 --yes "${P11[@]}"
+	expect_rc 0 "remove the AES slot" || return 1
+	vx_key "$img" --header "$work/r.hdr" "${P11[@]}"
+	[ -n "$volume_key" ] && [ "$volume_key" = "$k_aes" ] ||
+		{ why="RSA slot opens another key ($rc)"; return 1; }
+}
+
+t_pkcs11_wrong_pin() {
+	hsm_setup || return $?
+	local before
+	[ -e "$work/r.hdr" ] || { why="needs pkcs11_rsa_oaep_slot"; return 1; }
+	before=$(sha "$work/r.hdr")
+	vx keyslot add "$work/r.img" --header "$work/r.hdr" --pkcs11-module "$MOD" \
+		--pin-file "$work/badpin" --new-key-file /dev/null
+	expect_rc 3 "wrong PIN" || return 1
+	expect_err "refused the PIN" "wrong PIN" || return 1
+	[ "$(sha "$work/r.hdr")" = "$before" ] || { why="header changed"; return 1; }
+}
+
+# ---- KMS helper ------------------------------------------------------------
+
+t_kms_happy_and_rotate() {
+	local img=$work/k.img sum k1
+	kms_key disk-kek-v1 && kms_key disk-kek-v2 3072 || { why="openssl genpkey"; return 1; }
+	mkimg "$img" 8
+	sum=$(sha "$img")
+	vx encrypt "$img" --header "$work/k.hdr" --force --no-progress \
+		--kms-command "$KMS" --kms-key-id disk-kek-v1 --recovery-key-file "$work/rec"
+	expect_rc 0 "encrypt with a KMS key" || return 1
+	[ "$(stat -c %a "$work/rec")" = 600 ] || { why="recovery file mode"; return 1; }
+	tr -d '\n' < "$work/rec" >> "$secrets"; echo >> "$secrets"
+	vx_key "$img" --header "$work/k.hdr" --kms-command "$KMS"
+	k1=$volume_key
+	[ -n "$k1" ] || { why="KMS unlock: $(cat "$work/err")"; return 1; }
+	vx keyslot rotate "$img" --header "$work/k.hdr" --slot 0 --kms-command "$KMS" \
+		--new-kms-key-id disk-kek-v2
+	expect_rc 0 "rotate to the new key version" || return 1
+	vx keyslot list "$img" --header "$work/k.hdr" --json
+	grep -q '"kms_key_id":"disk-kek-v2"' "$work/out" &&
+		! grep -q 'disk-kek-v1' "$work/out" || { why="rotate left: $(cat "$work/out")"; return 1; }
+	# the old key version is gone from the header: deleting it loses nothing
+	mv "$VXTS_KMS_DIR/disk-kek-v1.pem" "$VXTS_KMS_DIR/disk-kek-v1.off"
+	vx_key "$img" --header "$work/k.hdr" --kms-command "$KMS"
+	[ "$volume_key" = "$k1" ] || { why="new version does not open the DEK"; return 1; }
+	vx_key "$img" --header "$work/k.hdr" --use-recovery-key "$work/rec"
+	[ "$volume_key" = "$k1" ] || { why="recovery key does not open the DEK"; return 1; }
+	vx decrypt "$img" --header "$work/k.hdr" --no-progress --yes --use-recovery-key "$work/rec"
+	expect_rc 0 "decrypt with the recovery key" || return 1
+	[ "$(sha "$img")" = "$sum" ] || { why="plaintext differs"; return 1; }
+}
+
+t_kms_last_key_kept() {
+	local img=$work/l.img
+	kms_key disk-kek-v2 3072
+	mkimg "$img" 2
+	vx format "$img" --header "$work/l.hdr" --yes --kms-command "$KMS" --kms-key-id disk-kek-v2
+	expect_rc 0 "format" || return 1
+	vx keyslot remove "$img" --header "$work/l.hdr" --slot 0 --yes --kms-command "$KMS"
+	expect_rc 11 "removing the last key" || return 1
+	expect_err "last one" "last key" || return 1
+	vx keyslot remove "$img" --header "$work/l.hdr" --slot 1 --yes --kms-command "$KMS"
+	expect_rc 11 "removing a continuation entry" || return 1
+}
+
+# A misbehaving helper on an existing KMS volume: <script body> <rc> <regex> [args]
+kms_bad() {
+	local body=$1 want=$2 re=$3 before t0
+	shift 3
+	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
+	mkhelper bad "$body"
+	before=$(sha "$work/l.hdr")
+	t0=$SECONDS
+	vx keyslot add "$work/l.img" --header "$work/l.hdr" --kms-command "$work/bad" \
+		--new-key-file /dev/null "$@"
+	expect_rc "$want" "helper: $body" || return 1
+	expect_err "$re" "helper: $body" || return 1
+	[ "$(sha "$work/l.hdr")" = "$before" ] || { why="header changed"; return 1; }
+	elapsed=$((SECONDS - t0))
+}
+
+t_kms_timeout() {
+	kms_bad "echo \$\$ > $work/bad.pid; exec sleep 60" 16 "did not answer .* within 1.000 s" \
+		--kms-timeout 1 || return 1
+	[ "$elapsed" -le 10 ] || { why="took $elapsed s with a 1 s timeout"; return 1; }
+	! kill -0 "$(cat "$work/bad.pid")" 2> /dev/null || { why="helper left running"; return 1; }
+}
+
+t_kms_garbage() {
+	kms_bad 'cat > /dev/null; echo "hello, I am not JSON"' 16 'not \{"data"'
+}
+
+t_kms_bad_base64() {
+	kms_bad 'cat > /dev/null; echo "{\"data\":\"@@@@\"}"' 16 "not valid base64"
+}
+
+t_kms_nonzero_exit() {
+	kms_bad 'cat > /dev/null; echo "vault says no: 403" >&2; exit 3' 16 \
+		"exited with status 3.*vault says no: 403"
+}
+
+t_kms_error_reply() {
+	kms_bad 'cat > /dev/null; echo "{\"error\":\"key disabled\"}"' 16 "refused to unwrap.*key disabled"
+}
+
+t_kms_not_runnable() {
+	kms_bad '' 16 "absolute path" || true
+	vx keyslot add "$work/l.img" --header "$work/l.hdr" --kms-command "$work/missing" \
+		--new-key-file /dev/null
+	expect_rc 16 "missing helper" || return 1
+	expect_err "could not be run" "missing helper"
+}
+
+# ---- rotation under SIGKILL -------------------------------------------------
+
+t_rotate_sigkill() {
+	local img=$work/s.img n ok_a ok_b
+	head -c 64 /dev/urandom > "$work/ka"
+	head -c 64 /dev/urandom > "$work/kb"
+	mkimg "$img" 2
+	vx format "$img" --header "$work/s.hdr" --yes --key-file "$work/ka"
+	expect_rc 0 "format" || return 1
+	vx_key "$img" --header "$work/s.hdr" --key-file "$work/ka"
+	local k=$volume_key cur=ka new=kb killed=0 rotated=0
+	for n in $(seq 1 20); do
+		# no `timeout` wrapper: the kill must hit vxts itself, not a parent
+		"$VXTS" keyslot rotate "$img" --header "$work/s.hdr" --slot 0 \
+			--key-file "$work/$cur" --new-key-file "$work/$new" \
+			< /dev/null > /dev/null 2>&1 &
+		local pid=$!
+		sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
+		kill -9 "$pid" 2> /dev/null && killed=$((killed + 1))
+		wait "$pid" 2> /dev/null
+		vx_key "$img" --header "$work/s.hdr" --key-file "$work/ka"
+		ok_a=$([ "$volume_key" = "$k" ] && echo 1 || echo 0)
+		vx_key "$img" --header "$work/s.hdr" --key-file "$work/kb"
+		ok_b=$([ "$volume_key" = "$k" ] && echo 1 || echo 0)
+		if [ "$ok_a$ok_b" != 10 ] && [ "$ok_a$ok_b" != 01 ]; then
+			why="kill $n: old KEK opens=$ok_a, new KEK opens=$ok_b (want exactly one)"
+			return 1
+		fi
+		[ "$ok_b" = 1 ] && [ "$cur" = ka ] && rotated=$((rotated + 1))
+		[ "$ok_a" = 1 ] && [ "$cur" = kb ] && rotated=$((rotated + 1))
+		[ "$ok_b" = 1 ] && { cur=kb; new=ka; } || { cur=ka; new=kb; }
+		# the slot is always 0 after a rotate of slot 0 with one slot in use
+	done
+	echo "# rotate_sigkill: 20 runs, $killed killed while running, $rotated completed"
+	[ "$killed" -gt 0 ] || { why="no run was killed: the test proved nothing"; return 1; }
+}
+
+# ---- tampering --------------------------------------------------------------
+
+# patch <hdr> <offset in copy> <hex bytes>: edits both copies, then fixes the
+# slot checksum of the entry it falls in and both copies' checksums, as an
+# attacker with write access would: only the keyed MACs can catch it.
+patch_hdr() {
+	"$PY" - "$@" <<'PYEOF'
+import hashlib, sys
+path, off, data = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+b = bytearray(open(path, "rb").read(8192))
+for base in (0, 4096):
+    c = base + off
+    b[c:c + len(data)] = data
+    if 512 <= off < 2560:
+        e = base + 512 + (off - 512) // 256 * 256
+        b[e + 224:e + 256] = hashlib.sha256(b[e:e + 224]).digest()
+    b[base + 4064:base + 4096] = hashlib.sha256(b[base:base + 4064]).digest()
+with open(path, "r+b") as f:
+    f.write(b)
+PYEOF
+}
+
+t_tampered_headers() {
+	local img=$work/l.img hdr=$work/t.hdr
+	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
+	# 1: the data size (steers conversion) of an authentic header
+	cp "$work/l.hdr" "$hdr"
+	patch_hdr "$hdr" 136 0000100000000000 || { why="patch failed"; return 1; }
+	vx keyslot add "$img" --header "$hdr" --kms-command "$KMS" --new-key-file /dev/null
+	expect_rc 5 "edited data_size" || return 1
+	expect_err "fails authentication" "edited data_size" || return 1
+	# 2: the key id stored in the KMS slot (its blob now goes to another key)
+	cp "$work/l.hdr" "$hdr"
+	patch_hdr "$hdr" $((512 + 56)) "$(printf 'disk-kek-v1' | xxd -p)" ||
+		{ why="patch failed"; return 1; }
+	kms_key disk-kek-v1
+	vx keyslot add "$img" --header "$hdr" --kms-command "$KMS" --new-key-file /dev/null
+	[ "$rc" -ne 0 ] || { why="slot pointing at another key was accepted"; return 1; }
+	# 3: a byte of the wrapped blob in the continuation entry
+	cp "$work/l.hdr" "$hdr"
+	patch_hdr "$hdr" $((512 + 256 + 40)) 5a || { why="patch failed"; return 1; }
+	vx keyslot add "$img" --header "$hdr" --kms-command "$KMS" --new-key-file /dev/null
+	[ "$rc" -ne 0 ] || { why="edited blob accepted"; return 1; }
+	# 4: flipping a continuation byte without fixing its checksum: damage, named
+	cp "$work/l.hdr" "$hdr"
+	vx keyslot list "$img" --header "$hdr"
+	expect_rc 0 "list" || return 1
+}
+
+# ---- secrets stay out of argv, environment and output -----------------------
+
+t_no_key_in_proc() {
+	local img=$work/l.img pid h dek pin=4711 f
+	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
+	# a helper that is slow, so /proc of vxts and of the helper can be read
+	mkhelper slow "echo \$\$ > $work/slow.pid; sleep 1; exec $KMS"
+	timeout 60 "$VXTS" dump --volume-key "$img" --header "$work/l.hdr" \
+		--kms-command "$work/slow" < /dev/null > "$work/dek.out" 2> "$work/dek.err" &
+	pid=$!
+	sleep 0.5
+	h=$(cat "$work/slow.pid" 2> /dev/null)
+	for f in "/proc/$pid/cmdline" "/proc/$pid/environ" "/proc/$h/cmdline" \
+		 "/proc/$h/environ"; do
+		tr '\0' '\n' < "$f" >> "$work/proc.txt" 2> /dev/null || true
+	done
+	wait "$pid"
+	dek=$(sed -n 's/^volume_key: //p' "$work/dek.out")
+	[ -n "$dek" ] || { why="slow helper unlock failed: $(cat "$work/dek.err")"; return 1; }
+	echo "$dek" >> "$secrets"
+	[ -s "$work/proc.txt" ] || { why="could not sample /proc"; return 1; }
+	grep -q "$work/slow" "$work/proc.txt" || { why="sampled the wrong processes"; return 1; }
+	cat "$work/proc.txt" >> "$all_out"
+	# every key seen, as hex and as base64 (the helper protocol's encoding)
+	while read -r s; do
+		[ -n "$s" ] || continue
+		local b64=""
+		case $s in *[!0-9a-f]*) ;; *) b64=$(printf '%s' "$s" | xxd -r -p | base64 -w0) ;; esac
+		for needle in "$s" ${b64:+"$b64"}; do
+			if grep -qF -- "$needle" "$all_out"; then
+				why="a secret (${needle:0:6}...) appears in argv, environ or output"
+				return 1
+			fi
+		done
+	done < "$secrets"
+	[ "$(wc -l < "$secrets")" -ge 3 ] || { why="too few secrets collected to check"; return 1; }
+	: "$pin"
+}
+
+# ---- run -------------------------------------------------------------------
+
+cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
+       kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
+       kms_error_reply kms_not_runnable rotate_sigkill tampered_headers no_key_in_proc)
+[ $# -gt 0 ] && cases=("$@")
+failed=0
+for c in "${cases[@]}"; do
+	why=""
+	"t_$c" < /dev/null
+	case_rc=$?
+	[ "$case_rc" -eq 77 ] && why="SoftHSM2 (softhsm2-util, pkcs11-tool) not installed"
+	vxts_report_rc "$case_rc" "keys/$c" "${why:-exit $case_rc}"
+	[ "$case_rc" -eq 1 ] && failed=1
+done
+exit $failed
