@@ -107,6 +107,7 @@ struct conv_pass {
 	enum conv_job_kind job;
 	struct conv_win *w;
 	size_t n, next;		/* chunks, and the next one to start */
+	bool worker_reads;	/* READ on a rw_sync device: the job reads first */
 };
 
 struct conv {
@@ -225,9 +226,17 @@ static struct conv_chunk *conv_chunk_of_job(struct vxts_job *j)
 static int conv_job_fn(struct vxts_job *job, unsigned int worker)
 {
 	struct conv_chunk *ch = conv_chunk_of_job(job);
-	struct conv_win *w = ch->p->w;
+	struct conv_pass *p = ch->p;
+	struct conv_win *w = p->w;
 	struct conv *c = ch->c;
+	int r;
 
+	if (p->worker_reads) {
+		r = p->dev->ops->rw_sync(p->dev, VXTS_IO_READ, ch->buf, ch->len,
+					 p->base + ch->woff);
+		if (r || p->job == CJ_NONE)
+			return r;
+	}
 	if (ch->p->job == CJ_HASH)
 		return conv_hash_units(c, w, &c->xf[worker], ch->buf, ch->len, ch->woff);
 	if (ch->p->job == CJ_HASH_FORWARD)
@@ -270,7 +279,10 @@ static void conv_start_chunks(struct conv *c, struct conv_pass *p, struct conv_r
 		ch->buf = p->w->buf + ch->woff;
 		ch->job.fn = conv_job_fn;
 		p->next++;
-		if (p->op == VXTS_IO_READ) {
+		if (p->worker_reads) {
+			vxts_pool_push(c->pool, &ch->job);
+			s->jobs++;
+		} else if (p->op == VXTS_IO_READ) {
 			s->r = conv_queue_io(ch);
 			s->inflight += !s->r;
 		} else if (p->job != CJ_NONE) {
@@ -361,6 +373,8 @@ static int conv_passes_run(struct conv *c, struct conv_pass *p, int np)
 	for (int i = 0; i < np; i++) {
 		p[i].n = (size_t)((p[i].w->len + c->chunk - 1) / c->chunk);
 		p[i].next = 0;
+		/* A copy, not DMA: done by the worker that then works on it. */
+		p[i].worker_reads = p[i].op == VXTS_IO_READ && p[i].dev->ops->rw_sync;
 		s.left += p[i].n;
 	}
 	while (s.inflight || s.jobs || (!s.r && s.left)) {

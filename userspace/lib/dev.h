@@ -52,6 +52,14 @@ struct vxts_dev_ops {
 	/* Optional (NULL): fixed buffers for READ_FIXED/WRITE_FIXED. */
 	int (*register_buffers)(struct vxts_dev *d, const struct iovec *iov, unsigned int n);
 	void (*unregister_buffers)(struct vxts_dev *d);
+	/*
+	 * Optional (NULL): one whole transfer, synchronously, callable from any
+	 * thread (short transfers are continued inside). Devices whose IO is
+	 * a CPU copy (memory-backed files) offer it, so the engine's workers
+	 * can read a chunk on the core that then hashes and converts it.
+	 */
+	int (*rw_sync)(struct vxts_dev *d, enum vxts_io_op op, uint8_t *buf, size_t len,
+		       uint64_t off);
 	void (*close)(struct vxts_dev *d);
 };
 

@@ -252,10 +252,34 @@ static int psync_reap(struct vxts_dev *d, struct vxts_io **out, unsigned int max
 	return 1;
 }
 
+/* Thread-safe: positioned IO on a shared fd, nothing else touched. */
+static int psync_rw(struct vxts_dev *d, enum vxts_io_op op, uint8_t *buf, size_t len,
+		    uint64_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		if (op == VXTS_IO_READ)
+			n = pread(d->fd, buf + done, len - done, (off_t)(off + done));
+		else
+			n = pwrite(d->fd, buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* EOF inside the device */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 static const struct vxts_dev_ops psync_ops = {
 	.queue = psync_queue,
 	.submit = psync_submit,
 	.reap = psync_reap,
+	.rw_sync = psync_rw,
 	.sync = uring_sync,
 	.close = uring_close,
 };
