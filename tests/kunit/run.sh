@@ -57,7 +57,8 @@ kunit_stage() { # <source tree>
 	rm -rf "$stage" && mkdir -p "$stage" || return 1
 	ln -s "$here/Kbuild" "$stage/Makefile" || return 1
 	for f in "$here"/*.c "$here"/*.h "$top"/kmod/dm-vxts.h \
-		 "$top"/kmod/vxts-parse.c "$top"/kmod/vxts-crypt.c; do
+		 "$top"/kmod/vxts-parse.c "$top"/kmod/vxts-crypt.c \
+		 "$top"/kmod/vxts-window.c; do
 		ln -s "$f" "$stage/$(basename "$f")" || return 1
 	done
 	grep -qxF "$hook" "$tree/drivers/Makefile" ||
@@ -94,12 +95,14 @@ kunit_debian_compile() {
 	fi
 	rm -rf "$stage" && mkdir -p "$stage"
 	for f in "$here"/*.c "$here"/*.h "$top"/kmod/dm-vxts.h \
-		 "$top"/kmod/vxts-parse.c "$top"/kmod/vxts-crypt.c; do
+		 "$top"/kmod/vxts-parse.c "$top"/kmod/vxts-crypt.c \
+		 "$top"/kmod/vxts-window.c; do
 		ln -s "$f" "$stage/$(basename "$f")"
 	done
-	printf 'obj-m += vxts-kunit.o\nvxts-kunit-y := vxts_kunit.o vxts-parse.o vxts-crypt.o\n' \
+	printf 'obj-m += vxts-kunit.o\nvxts-kunit-y := vxts_kunit.o vxts-parse.o vxts-crypt.o vxts-window.o\n' \
 		> "$stage/Kbuild"
-	out=$(make -C "$kdir" M="$stage" W=1 vxts_kunit.o vxts-parse.o vxts-crypt.o 2>&1)
+	out=$(make -C "$kdir" M="$stage" W=1 vxts_kunit.o vxts-parse.o vxts-crypt.o \
+		vxts-window.o 2>&1)
 	if [ $? -ne 0 ] || grep -q 'warning:' <<< "$out"; then
 		vxts_report FAIL kunit/compile-debian-headers "against $kdir"
 		grep -E 'warning:|error:' <<< "$out" | head -n 20 | sed 's/^/    /'

@@ -83,6 +83,9 @@ static struct vxts_crypt *vxts_kt_crypt(struct kunit *test, unsigned int unit,
 
 /* ---- suite vxts_parse: the table line ---- */
 
+#define CONV_ERR "Invalid convert (want convert:<encrypt|decrypt|reencrypt>:<boundary>)"
+#define OLDKEY_ERR "Invalid old_key (want 128 hex digits or :64:<logon|user>:<desc>)"
+
 struct vxts_kt_bad {
 	const char *line;
 	u64 len;
@@ -132,7 +135,8 @@ static const struct vxts_kt_bad vxts_kt_bad_lines[] = {
 	{ "aes-xts-plain64 " K " 0 /dev/vda 2048s", 8, "Invalid device offset" },
 	{ HEAD " x allow_discards", 8, "Invalid number of optional parameters" },
 	{ HEAD " -1", 8, "Invalid number of optional parameters" },
-	{ HEAD " 4 a b c d", 8, "Invalid number of optional parameters" },
+	{ HEAD " 6 a b c d e f", 8, "Invalid number of optional parameters" },
+	{ HEAD " 4 a b c d", 8, "Unknown optional parameter" },
 	{ HEAD " 1", 8, "Optional parameter count does not match arguments" },
 	{ HEAD " 2 allow_discards", 8,
 	  "Optional parameter count does not match arguments" },
@@ -159,6 +163,34 @@ static const struct vxts_kt_bad vxts_kt_bad_lines[] = {
 	  "Offset too large for target length" },
 	{ "aes-xts-plain64 " K " 0 /dev/vda 18446744073709551608", 16,
 	  "Offset too large for target length" },
+	/* convert: and old_key: */
+	{ HEAD " 1 convert:encrypt", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:", 8, CONV_ERR },
+	{ HEAD " 1 convert:", 8, CONV_ERR },
+	{ HEAD " 1 convert:Encrypt:0", 8, CONV_ERR },
+	{ HEAD " 1 convert:rekey:0", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:08", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:-8", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:8x", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:8:8", 8, CONV_ERR },
+	{ HEAD " 1 convert:encryptx:0", 8, CONV_ERR },
+	{ HEAD " 1 convert:encrypt:18446744073709551616", 8, CONV_ERR },
+	{ HEAD " 2 convert:encrypt:0 convert:decrypt:0", 8,
+	  "Duplicate optional parameter" },
+	{ HEAD " 1 convert:encrypt:16", 8,
+	  "Conversion boundary beyond target length" },
+	{ HEAD " 2 sector_size:4096 convert:decrypt:4", 16,
+	  "Conversion boundary is not a multiple of sector_size" },
+	{ HEAD " 1 convert:reencrypt:0", 8, "convert:reencrypt needs old_key" },
+	{ HEAD " 1 old_key:" K, 8, "old_key needs convert:reencrypt" },
+	{ HEAD " 2 old_key:" K " convert:encrypt:0", 8,
+	  "old_key needs convert:reencrypt" },
+	{ HEAD " 2 convert:reencrypt:0 old_key:", 8, OLDKEY_ERR },
+	{ HEAD " 2 convert:reencrypt:0 old_key:00", 8, OLDKEY_ERR },
+	{ HEAD " 2 convert:reencrypt:0 old_key::32:logon:x", 8, OLDKEY_ERR },
+	{ HEAD " 2 convert:reencrypt:0 old_key::64:trusted:x", 8, OLDKEY_ERR },
+	{ HEAD " 3 convert:reencrypt:0 old_key:" K " old_key:" K, 8,
+	  "Duplicate optional parameter" },
 };
 
 static void vxts_parse_bad_lines(struct kunit *test)
@@ -307,6 +339,89 @@ static void vxts_parse_numbers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vxts_parse_u32("4294967296", &v32), -ERANGE);
 }
 
+static void vxts_parse_convert(struct kunit *test)
+{
+	static const struct {
+		const char *opts;
+		enum vxts_dir dir;
+		u64 boundary;
+	} good[] = {
+		{ " 1 convert:encrypt:0", VXTS_DIR_ENCRYPT, 0 },
+		{ " 1 convert:decrypt:4096", VXTS_DIR_DECRYPT, 4096 },
+		{ " 1 convert:encrypt:8", VXTS_DIR_ENCRYPT, 8 },
+		{ " 2 sector_size:4096 convert:encrypt:4096", VXTS_DIR_ENCRYPT, 4096 },
+		{ " 2 convert:reencrypt:16 old_key:" KU, VXTS_DIR_REENCRYPT, 16 },
+		{ " 2 old_key::64:logon:vxts:u:1 convert:reencrypt:0",
+		  VXTS_DIR_REENCRYPT, 0 },
+	};
+	struct vxts_table t;
+	const char *error;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		char line[400];
+
+		snprintf(line, sizeof(line), HEAD "%s", good[i].opts);
+		KUNIT_ASSERT_EQ_MSG(test, 0, vxts_kt_parse(test, line, 4096, &t,
+							   &error), "%s", line);
+		KUNIT_EXPECT_EQ_MSG(test, t.dir, good[i].dir, "%s", line);
+		KUNIT_EXPECT_EQ_MSG(test, t.boundary, good[i].boundary, "%s", line);
+	}
+	/* all five options, each once, in the order given */
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_parse(test, HEAD
+		" 5 old_key::64:user:o iv_large_sectors convert:reencrypt:4096 allow_discards sector_size:4096",
+		4096, &t, &error));
+	KUNIT_EXPECT_EQ(test, t.nr_opts, 5U);
+	KUNIT_EXPECT_EQ(test, t.opts[0], VXTS_OPT_OLD_KEY);
+	KUNIT_EXPECT_EQ(test, t.opts[2], VXTS_OPT_CONVERT);
+	KUNIT_EXPECT_EQ(test, t.old_key.kind, VXTS_KEY_USER);
+	/* without convert: a target is fully encrypted */
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_parse(test, HEAD, 8, &t, &error));
+	KUNIT_EXPECT_EQ(test, t.dir, VXTS_DIR_NONE);
+	KUNIT_EXPECT_STREQ(test, vxts_parse_dir_name(VXTS_DIR_REENCRYPT), "reencrypt");
+	/* boundary == len is the finished state */
+	KUNIT_EXPECT_EQ(test, 0, vxts_kt_parse(test, HEAD " 1 convert:decrypt:8",
+					       8, &t, &error));
+}
+
+static int vxts_kt_msg(struct kunit *test, const char *line, struct vxts_msg *m)
+{
+	char **argv;
+	int argc, r;
+
+	argv = argv_split(GFP_KERNEL, line, &argc);
+	KUNIT_ASSERT_NOT_NULL(test, argv);
+	r = vxts_parse_message(argc, argv, m);
+	argv_free(argv);
+	return r;
+}
+
+static void vxts_parse_messages(struct kunit *test)
+{
+	static const char * const bad[] = {
+		"", "hold", "hold 0", "hold 0 8 16", "hold x 8", "hold 0 8x",
+		"hold 00 8", "hold 0 -8", "hold +0 8", "hold 0 18446744073709551616",
+		"HOLD 0 8", "hold	0", "advance", "advance 8 16", "advance 08",
+		"advance -1", "release 0", "Release", "releases", "hold0 8",
+		"status", "advance 0x8",
+	};
+	struct vxts_msg m;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_EQ_MSG(test, vxts_kt_msg(test, bad[i], &m), -EINVAL,
+				    "\"%s\"", bad[i]);
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_msg(test, "hold 0 2048", &m));
+	KUNIT_EXPECT_EQ(test, m.verb, VXTS_MSG_HOLD);
+	KUNIT_EXPECT_EQ(test, m.lo, 0ULL);
+	KUNIT_EXPECT_EQ(test, m.hi, 2048ULL);
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_msg(test, "advance 18446744073709551615", &m));
+	KUNIT_EXPECT_EQ(test, m.verb, VXTS_MSG_ADVANCE);
+	KUNIT_EXPECT_EQ(test, m.hi, U64_MAX);
+	KUNIT_ASSERT_EQ(test, 0, vxts_kt_msg(test, "release", &m));
+	KUNIT_EXPECT_EQ(test, m.verb, VXTS_MSG_RELEASE);
+}
+
 static struct kunit_case vxts_parse_cases[] = {
 	KUNIT_CASE(vxts_parse_bad_lines),
 	KUNIT_CASE(vxts_parse_minimal),
@@ -314,6 +429,8 @@ static struct kunit_case vxts_parse_cases[] = {
 	KUNIT_CASE(vxts_parse_option_edges),
 	KUNIT_CASE(vxts_parse_keyring_refs),
 	KUNIT_CASE(vxts_parse_numbers),
+	KUNIT_CASE(vxts_parse_convert),
+	KUNIT_CASE(vxts_parse_messages),
 	{}
 };
 
@@ -687,8 +804,281 @@ static struct kunit_suite vxts_xts_suite = {
 	.test_cases = vxts_xts_cases,
 };
 
+/* ---- suite vxts_window: boundary, window, messages' state checks ---- */
+
+#define N VXTS_FORM_NEW
+#define O VXTS_FORM_OLD
+#define H VXTS_FORM_HELD
+
+/* lo == hi: no window. */
+struct vxts_kt_class {
+	u64 boundary, lo, hi;
+	u64 sector;
+	unsigned int sectors;
+	enum vxts_form form;
+	unsigned int n;		/* sectors in that form */
+};
+
+static const struct vxts_kt_class vxts_kt_classes[] = {
+	/* boundary at 0: everything old */
+	{ 0, 0, 0, 0, 8, O, 8 },
+	{ 0, 0, 0, 1000, 2048, O, 2048 },
+	/* boundary at len (1024): everything new */
+	{ 1024, 1024, 1024, 0, 1024, N, 1024 },
+	{ 1024, 1024, 1024, 1016, 8, N, 8 },
+	/* no window, 512-byte units: cut at the boundary only */
+	{ 100, 100, 100, 99, 1, N, 1 },
+	{ 100, 100, 100, 99, 2, N, 1 },
+	{ 100, 100, 100, 100, 2, O, 2 },
+	{ 100, 100, 100, 96, 8, N, 4 },
+	/* 4096-byte units, boundary 4096: a bio ending at / crossing it */
+	{ 4096, 4096, 4096, 4088, 8, N, 8 },
+	{ 4096, 4096, 4096, 4088, 16, N, 8 },
+	{ 4096, 4096, 4096, 4096, 16, O, 16 },
+	/* window [4096, 6144) held: 0, 1 and 2 edges crossed */
+	{ 4096, 4096, 6144, 0, 8, N, 8 },		/* below, no edge */
+	{ 4096, 4096, 6144, 4080, 32, N, 16 },		/* boundary = lo */
+	{ 4096, 4096, 6144, 4096, 8, H, 8 },		/* inside */
+	{ 4096, 4096, 6144, 5000, 1144, H, 1144 },	/* up to hi exactly */
+	{ 4096, 4096, 6144, 6136, 16, H, 8 },		/* crosses hi */
+	{ 4096, 4096, 6144, 6144, 8, O, 8 },		/* at hi */
+	{ 4096, 4096, 6144, 4000, 4000, N, 96 },	/* crosses both */
+	{ 4096, 4096, 6144, 4096, 4000, H, 2048 },	/* whole window + more */
+	{ 4096, 4096, 6144, 9000, 8, O, 8 },		/* above */
+	/* a window above the boundary (classification does not assume lo == boundary) */
+	{ 100, 200, 300, 150, 100, O, 50 },
+	{ 100, 200, 300, 50, 100, N, 50 },
+	{ 100, 200, 300, 250, 100, H, 50 },
+	/* window at the very end */
+	{ 1016, 1016, 1024, 1008, 16, N, 8 },
+	{ 1016, 1016, 1024, 1016, 8, H, 8 },
+	/* empty range */
+	{ 100, 100, 100, 50, 0, N, 0 },
+};
+
+static void vxts_window_classes(struct kunit *test)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < ARRAY_SIZE(vxts_kt_classes); i++) {
+		const struct vxts_kt_class *c = &vxts_kt_classes[i];
+		struct vxts_wstate s = { c->boundary, c->lo, c->hi };
+		enum vxts_form form = -1;
+
+		n = vxts_window_classify(&s, c->sector, c->sectors, &form);
+		KUNIT_EXPECT_EQ_MSG(test, form, c->form, "case %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, n, c->n, "case %u", i);
+	}
+}
+
+/* Walking a range piece by piece covers it exactly, each piece in one form. */
+static void vxts_window_walk(struct kunit *test)
+{
+	struct vxts_wstate s = { 4096, 4096, 6144 };
+	u64 sector = 0, end = 8192;
+	unsigned int pieces = 0;
+
+	while (sector < end) {
+		unsigned int len = min_t(u64, end - sector, 3000);
+		enum vxts_form form, f2;
+		unsigned int n = vxts_window_classify(&s, sector, len, &form);
+		u64 i;
+
+		KUNIT_ASSERT_GT(test, n, 0U);
+		for (i = sector; i < sector + n; i += 8) {
+			vxts_window_classify(&s, i, 8, &f2);
+			KUNIT_EXPECT_EQ_MSG(test, f2, form, "sector %llu", i);
+		}
+		sector += n;
+		pieces++;
+	}
+	KUNIT_EXPECT_EQ(test, sector, end);
+	/* [0,3000) [3000,4096) [4096,6144) [6144,8192) */
+	KUNIT_EXPECT_EQ(test, pieces, 4U);
+}
+
+struct vxts_kt_check {
+	u64 boundary, lo, hi;
+	enum vxts_msg_verb verb;
+	u64 mlo, mhi;
+	int r;
+};
+
+static const struct vxts_kt_check vxts_kt_checks[] = {
+	/* len 16384, 4096-byte units (8 sectors) */
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, 2048, 0 },
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, 16384, 0 },
+	{ 0, 0, 0, VXTS_MSG_HOLD, 8, 2048, -EINVAL },		/* not at the boundary */
+	{ 2048, 2048, 2048, VXTS_MSG_HOLD, 0, 2048, -EINVAL },	/* behind it */
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, 0, -EINVAL },		/* empty */
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, 4, -EINVAL },		/* unaligned */
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, 16392, -EINVAL },		/* beyond len */
+	{ 16384, 16384, 16384, VXTS_MSG_HOLD, 16384, 16392, -EINVAL },
+	{ 0, 0, 0, VXTS_MSG_HOLD, 0, U64_MAX, -EINVAL },
+	{ 0, 0, 0, VXTS_MSG_ADVANCE, 0, 2048, -EINVAL },	/* no window */
+	{ 0, 0, 0, VXTS_MSG_RELEASE, 0, 0, -EINVAL },		/* no window */
+	{ 0, 0, 2048, VXTS_MSG_HOLD, 0, 2048, 1 },		/* idempotent */
+	{ 0, 0, 2048, VXTS_MSG_HOLD, 0, 4096, -EINVAL },	/* another window */
+	{ 0, 0, 2048, VXTS_MSG_HOLD, 2048, 4096, -EINVAL },
+	{ 0, 0, 2048, VXTS_MSG_ADVANCE, 0, 2048, 0 },
+	{ 0, 0, 2048, VXTS_MSG_ADVANCE, 0, 4096, -EINVAL },	/* wrong hi */
+	{ 0, 0, 2048, VXTS_MSG_ADVANCE, 0, 0, -EINVAL },
+	{ 0, 0, 2048, VXTS_MSG_RELEASE, 0, 0, 0 },
+};
+
+static void vxts_window_checks(struct kunit *test)
+{
+	struct vxts_wstate big = { 0, 0, 0 };
+	struct vxts_msg m = { VXTS_MSG_HOLD, 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vxts_kt_checks); i++) {
+		const struct vxts_kt_check *c = &vxts_kt_checks[i];
+		struct vxts_wstate s = { c->boundary, c->lo, c->hi };
+
+		m.verb = c->verb;
+		m.lo = c->mlo;
+		m.hi = c->mhi;
+		KUNIT_EXPECT_EQ_MSG(test, vxts_window_check(&s, 16384, 8, &m),
+				    c->r, "case %u", i);
+	}
+	/* the 1 GiB cap, and 512-byte units allow any sector */
+	m.verb = VXTS_MSG_HOLD;
+	m.lo = 0;
+	m.hi = VXTS_MAX_WINDOW;
+	KUNIT_EXPECT_EQ(test, vxts_window_check(&big, 1ULL << 32, 1, &m), 0);
+	m.hi = VXTS_MAX_WINDOW + 1;
+	KUNIT_EXPECT_EQ(test, vxts_window_check(&big, 1ULL << 32, 1, &m), -EINVAL);
+	m.hi = 1;
+	KUNIT_EXPECT_EQ(test, vxts_window_check(&big, 1ULL << 32, 1, &m), 0);
+}
+
+static unsigned int vxts_kt_trimmed;
+
+static void vxts_kt_trim(struct bio *bio, unsigned int sectors)
+{
+	vxts_kt_trimmed = sectors;
+	bio->bi_iter.bi_size = sectors << SECTOR_SHIFT;
+}
+
+static void vxts_kt_bio(struct bio *bio, u64 sectors)
+{
+	bio_init(bio, NULL, NULL, 0, REQ_OP_READ);
+	bio->bi_iter.bi_size = sectors << SECTOR_SHIFT;
+}
+
+/*
+ * The runtime without dm: map bios around a window, hold with nothing in
+ * flight there, advance, release, and the accounting status reports.
+ */
+static void vxts_window_runtime(struct kunit *test)
+{
+	struct vxts_window *w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	struct bio *b = kunit_kcalloc(test, 4, sizeof(*b), GFP_KERNEL);
+	struct vxts_track *t = kunit_kcalloc(test, 4, sizeof(*t), GFP_KERNEL);
+	struct bio_list out = BIO_EMPTY_LIST;
+	struct vxts_msg m = { VXTS_MSG_HOLD, 2048, 4096 };
+	enum vxts_form form;
+
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	vxts_window_init(w, 2048);
+	/* crossing the boundary: cut there, the piece below is new */
+	vxts_kt_bio(&b[0], 16);
+	vxts_kt_trimmed = 0;
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[0], &b[0], 2040, false,
+						 vxts_kt_trim, false, &form));
+	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_NEW);
+	KUNIT_EXPECT_EQ(test, vxts_kt_trimmed, 8U);
+	KUNIT_EXPECT_TRUE(test, t[0].tracked);
+	/* a cut without a trim function (REQ_PREFLUSH) is refused */
+	vxts_kt_bio(&b[1], 16);
+	KUNIT_EXPECT_EQ(test, -EINVAL, vxts_window_map(w, &t[1], &b[1], 2040,
+						       false, NULL, false, &form));
+	/* hold: t[0] is below the window, so nothing to drain */
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
+	KUNIT_EXPECT_TRUE(test, bio_list_empty(&out));
+	/* a bio in the window queues; with noflush it is handed back */
+	vxts_kt_bio(&b[1], 8);
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[1], &b[1], 3000, false,
+						 vxts_kt_trim, false, &form));
+	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
+	KUNIT_EXPECT_FALSE(test, t[1].tracked);
+	KUNIT_EXPECT_EQ(test, w->nr_held, 1U);
+	vxts_kt_bio(&b[2], 8);
+	KUNIT_EXPECT_EQ(test, -EAGAIN, vxts_window_map(w, &t[2], &b[2], 2048, false,
+						       vxts_kt_trim, true, &form));
+	/* a discard touching the window waits whole, uncut */
+	vxts_kt_bio(&b[3], 4096);
+	vxts_kt_trimmed = 0;
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[3], &b[3], 0, true,
+						 vxts_kt_trim, false, &form));
+	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
+	KUNIT_EXPECT_EQ(test, vxts_kt_trimmed, 0U);
+	KUNIT_EXPECT_EQ(test, w->nr_held, 2U);
+	/* idempotent hold; advance to a wrong hi changes nothing */
+	KUNIT_EXPECT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
+	m.verb = VXTS_MSG_ADVANCE;
+	m.hi = 4088;
+	KUNIT_EXPECT_EQ(test, -EINVAL, vxts_window_message(w, 16384, 8, &m, &out));
+	KUNIT_EXPECT_EQ(test, w->s.boundary, 2048ULL);
+	/* advance: both come back in the new form, now in flight */
+	m.hi = 4096;
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
+	KUNIT_EXPECT_EQ(test, w->s.boundary, 4096ULL);
+	KUNIT_EXPECT_FALSE(test, vxts_wstate_held(&w->s));
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&out), &b[1]);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&out), &b[3]);
+	KUNIT_EXPECT_TRUE(test, bio_list_empty(&out));
+	KUNIT_EXPECT_EQ(test, t[1].form, VXTS_FORM_NEW);
+	KUNIT_EXPECT_TRUE(test, t[1].tracked);
+	KUNIT_EXPECT_EQ(test, w->nr_held, 0U);
+	KUNIT_EXPECT_EQ(test, w->held_total, 2ULL);
+	/* nothing to release; then everything completes */
+	m.verb = VXTS_MSG_RELEASE;
+	KUNIT_EXPECT_EQ(test, -EINVAL, vxts_window_message(w, 16384, 8, &m, &out));
+	vxts_window_end(w, &t[0]);
+	vxts_window_end(w, &t[1]);
+	vxts_window_end(w, &t[3]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&w->inflight));
+	/* release: a held bio comes back in the old form */
+	m.verb = VXTS_MSG_HOLD;
+	m.lo = 4096;
+	m.hi = 6144;
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
+	vxts_kt_bio(&b[2], 8);
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[2], &b[2], 6136, false,
+						 vxts_kt_trim, false, &form));
+	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
+	m.verb = VXTS_MSG_RELEASE;
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&out), &b[2]);
+	KUNIT_EXPECT_EQ(test, t[2].form, VXTS_FORM_OLD);
+	KUNIT_EXPECT_EQ(test, w->s.boundary, 4096ULL);
+	vxts_window_end(w, &t[2]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&w->inflight));
+}
+
+#undef N
+#undef O
+#undef H
+
+static struct kunit_case vxts_window_cases[] = {
+	KUNIT_CASE(vxts_window_classes),
+	KUNIT_CASE(vxts_window_walk),
+	KUNIT_CASE(vxts_window_checks),
+	KUNIT_CASE(vxts_window_runtime),
+	{}
+};
+
+static struct kunit_suite vxts_window_suite = {
+	.name = "vxts_window",
+	.test_cases = vxts_window_cases,
+};
+
 kunit_test_suites(&vxts_parse_suite, &vxts_key_suite, &vxts_tweak_suite,
-		  &vxts_xts_suite);
+		  &vxts_xts_suite, &vxts_window_suite);
 
 MODULE_DESCRIPTION("KUnit suites for dm-vxts");
 MODULE_LICENSE("GPL");
