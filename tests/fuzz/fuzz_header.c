@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_header: libFuzzer target for everything vxts parses from a header it
+ * has not authenticated yet.
+ *
+ * The input is one 4096-byte header copy (shorter inputs are zero padded,
+ * longer ones feed their tail to the base64 decoder of the KMS protocol).
+ * For each input:
+ *   - vxts_hdr_decode(); if it accepts, encode + decode again must give the
+ *     same bytes and fields (the codec is a bijection on valid copies);
+ *   - every keyslot entry through vxts_keyslot_info() alone and through
+ *     vxts_keyslot_table_info() in its table: a continuation must name a
+ *     head before it, a span must stay inside the table;
+ *   - key-file and recovery slots are opened with a fixed key (HKDF + RFC
+ *     5649 unwrap + MAC on attacker bytes); passphrase slots are not opened
+ *     (Argon2 costs are the parser's to bound, checked via info), external
+ *     slots neither (opening runs a token or a helper);
+ *   - the bytes after the copy go through vxts_b64_decode().
+ * Each input runs twice: as is (the SHA-256 checksums must catch it) and
+ * with every slot entry's and the copy's checksum recomputed, as a forger
+ * would, so mutations reach the field checks behind the checksums.
+ * Any sanitizer report or abort() is a finding.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "header.h"
+#include "kdf.h"
+#include "keyslot.h"
+#include "kms.h"
+
+static void fz_check(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+static void fz_slots(const struct vxts_header *h)
+{
+	static const uint8_t secret[32] = { 7 };
+	struct vxts_kek kek = { .type = VXTS_KEK_KEYFILE, .secret = secret, .len = 32 };
+	struct vxts_keyslot_info one, ti;
+	uint8_t key[64];
+	size_t len = 0;
+	uint32_t id;
+
+	for (int i = 0; i < VXTS_KEYSLOTS; i++) {
+		int r1 = vxts_keyslot_info(h->slots[i], &one);
+		int r2 = vxts_keyslot_table_info(h->slots, i, &ti);
+
+		if (r2 == 0 && ti.in_use) {
+			fz_check(ti.entries >= 1 && ti.entries <= VXTS_KS_MAX_ENTRIES);
+			if (ti.type == VXTS_KEK_CONT)
+				fz_check(ti.head >= 0 && ti.head < i);
+			else
+				fz_check(i + (int)ti.entries <= VXTS_KEYSLOTS);
+			fz_check(strlen(ti.ref) <= VXTS_KS_REF_MAX);
+		}
+		/* the table can only be stricter than the entry alone */
+		if (r1 != 0)
+			fz_check(r2 != 0 || !ti.in_use || ti.type == VXTS_KEK_CONT);
+		if (r2 || !ti.in_use)
+			continue;
+		if (ti.type == VXTS_KEK_PASSPHRASE) {
+			fz_check(ti.argon2.t_cost >= 1 && ti.argon2.t_cost <= 64);
+			fz_check(ti.argon2.m_cost_kib <= (4u << 20));
+			continue;
+		}
+		if (ti.type != VXTS_KEK_KEYFILE && ti.type != VXTS_KEK_RECOVERY)
+			continue;
+		kek.type = ti.type;
+		if (!vxts_keyslot_table_open(h->slots, i, &kek, key, &len, &id))
+			fz_check(len >= 1 && len <= 64);
+	}
+}
+
+/* What a forger does: every non-empty slot entry's and the copy's checksum. */
+static void fz_forge(uint8_t *copy)
+{
+	for (int i = 0; i < VXTS_KEYSLOTS; i++) {
+		uint8_t *e = copy + HO_SLOTS + i * VXTS_KEYSLOT_SIZE;
+		int used = 0;
+
+		for (int k = 0; k < VXTS_KEYSLOT_SIZE; k++)
+			used |= e[k];
+		if (used)
+			vxts_sha256(e + 224, e, 224);
+	}
+	vxts_sha256(copy + HO_CHECKSUM, copy, HO_CHECKSUM);
+}
+
+static void fz_copy(const uint8_t *copy)
+{
+	static uint8_t again[VXTS_HDR_COPY_SIZE];
+	static struct vxts_header h, h2;
+	char why[96];
+
+	if (vxts_hdr_decode(copy, &h, why, sizeof(why)))
+		return;
+	fz_check(memchr(why, '\0', sizeof(why)) != NULL);
+	fz_check(vxts_hdr_encode(&h, NULL, again) == 0);
+	fz_check(memcmp(copy, again, sizeof(copy)) == 0);
+	fz_check(vxts_hdr_decode(again, &h2, why, sizeof(why)) == 0);
+	fz_check(memcmp(&h, &h2, sizeof(h)) == 0);
+	fz_slots(&h);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t copy[VXTS_HDR_COPY_SIZE];
+	uint8_t b64[512];
+	size_t n;
+
+	memset(copy, 0, sizeof(copy));
+	memcpy(copy, data, size < sizeof(copy) ? size : sizeof(copy));
+	if (size > sizeof(copy))
+		vxts_b64_decode(b64, sizeof(b64), &n, (const char *)data + sizeof(copy),
+				size - sizeof(copy) > 2048 ? 2048 : size - sizeof(copy));
+	fz_copy(copy);
+	fz_forge(copy);
+	fz_copy(copy);
+	return 0;
+}
