@@ -902,6 +902,9 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 		r = onl_reconcile(&o, v, st);
 	if (!r && in.direction != VXTS_DIR_NONE)
 		r = vxts_convert_held(v, &c, &hold);
+	/* the counters go with the partial table: read them before the swap */
+	if (vxts_online_kernel(name, &st->k))
+		memset(&st->k, 0, sizeof(st->k));
 	if (!r)
 		r = onl_finish(v, name);
 	st->windows = o.n;
@@ -922,8 +925,6 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 		st->hold_p99_ms = vxts_online_percentile(o.samples, o.n, 99);
 	}
 	free(o.samples);
-	if (vxts_online_kernel(name, &st->k))
-		memset(&st->k, 0, sizeof(st->k));
 	if (!r)
 		vxts_online_pause(name, false);
 	onl_unlock(fd);

@@ -23,7 +23,7 @@ step "48 MiB of plaintext on $DEV, header area at the end"
 dev_zero "$DEV"
 rand_file init.img "$BYTES"
 dev_write "$DEV" init.img
-head -c $((32 << 20)) init.img | tail -c "$M16" > tail.img	# bytes [32M, 48M)
+dd if=init.img of=tail.img bs=1M skip=32 count=16 status=none	# bytes [32M, 48M)
 TAIL=$(file_sum tail.img)
 
 job() { # <file> <offset> <extra...>: fio on 16 MiB of /dev/mapper/on
@@ -57,8 +57,12 @@ bg_load() {
 		fio --output=bg.out bg.fio > /dev/null 2>&1 ||
 			{ tail -n 5 bg.out; echo "fio loop $i" > bg.failed; break; }
 		grep -q 'err= *[1-9]' bg.out && { echo "fio errors" > bg.failed; break; }
-		[ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
-			{ echo "tail read $i" > bg.failed; break; }
+		b=$(dm_field on boundary)
+		got=$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))
+		[ "$got" = "$TAIL" ] || {
+			echo "tail read after fio loop $i: ${got:-read failed} (boundary $b..$(dm_field on boundary), again: $(dev_sum /dev/mapper/on "$M16" $((32 << 20))))" > bg.failed
+			break
+		}
 		i=$((i + 1))
 	done
 	echo "$i" > bg.count
@@ -103,7 +107,7 @@ pass() { # <verb> <final target> [args]
 # What fio wrote in the middle and the untouched tail, through dm-crypt.
 crypt_check() { # <what>
 	vol_key_file vk.bin "$DEV"
-	crypt_open dc "$DEV" vk.bin --size $((BYTES / 512))
+	crypt_open dc "$DEV" vk.bin --size $((BYTES / 512)) --shared
 	FIO_DEV=/dev/mapper/dc job mid-dc.fio $M16
 	run_fio mid-dc.fio --verify_only
 	[ "$(dev_sum /dev/mapper/dc "$M16" $((32 << 20)))" = "$TAIL" ] ||
