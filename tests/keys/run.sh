@@ -257,6 +257,26 @@ t_kms_not_runnable() {
 	expect_err "could not be run" "missing helper"
 }
 
+# A helper that wraps but cannot unwrap: the new slot must not be added.
+t_kms_seal_verified() {
+	local img=$work/v.img before
+	kms_key disk-kek-v2 3072
+	head -c 64 /dev/urandom > "$work/kv"
+	mkimg "$img" 2
+	vx format "$img" --header "$work/v.hdr" --yes --key-file "$work/kv"
+	expect_rc 0 "format" || return 1
+	mkhelper wraponly "req=\$(cat); case \$req in *'\"op\":\"unwrap\"'*) echo '{\"error\":\"no unwrapKey permission\"}'; exit 0;; esac; printf '%s' \"\$req\" | $KMS"
+	before=$(sha "$work/v.hdr")
+	vx keyslot add "$img" --header "$work/v.hdr" --key-file "$work/kv" \
+		--kms-command "$work/wraponly" --new-kms-key-id disk-kek-v2
+	expect_rc 16 "slot that cannot be unwrapped" || return 1
+	expect_err "does not open again|no unwrapKey permission" "unverified slot" || return 1
+	[ "$(sha "$work/v.hdr")" = "$before" ] || { why="header changed"; return 1; }
+	vx keyslot add "$img" --header "$work/v.hdr" --key-file "$work/kv" \
+		--kms-command "$KMS" --new-kms-key-id disk-kek-v2
+	expect_rc 0 "the same with a working helper" || return 1
+}
+
 # ---- rotation under SIGKILL -------------------------------------------------
 
 t_rotate_sigkill() {
@@ -303,11 +323,12 @@ patch_hdr() {
 	"$PY" - "$@" <<'PYEOF'
 import hashlib, sys
 path, off, data = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+fix_slot = len(sys.argv) < 5
 b = bytearray(open(path, "rb").read(8192))
 for base in (0, 4096):
     c = base + off
     b[c:c + len(data)] = data
-    if 512 <= off < 2560:
+    if 512 <= off < 2560 and fix_slot:
         e = base + 512 + (off - 512) // 256 * 256
         b[e + 224:e + 256] = hashlib.sha256(b[e:e + 224]).digest()
     b[base + 4064:base + 4096] = hashlib.sha256(b[base:base + 4064]).digest()
@@ -337,10 +358,11 @@ t_tampered_headers() {
 	patch_hdr "$hdr" $((512 + 256 + 40)) 5a || { why="patch failed"; return 1; }
 	vx keyslot add "$img" --header "$hdr" --kms-command "$KMS" --new-key-file /dev/null
 	[ "$rc" -ne 0 ] || { why="edited blob accepted"; return 1; }
-	# 4: flipping a continuation byte without fixing its checksum: damage, named
+	# 4: a continuation byte changed, its entry checksum left wrong: damage
 	cp "$work/l.hdr" "$hdr"
-	vx keyslot list "$img" --header "$hdr"
-	expect_rc 0 "list" || return 1
+	patch_hdr "$hdr" $((512 + 256 + 40)) 5a noslot || { why="patch failed"; return 1; }
+	vx keyslot add "$img" --header "$hdr" --kms-command "$KMS" --new-key-file /dev/null
+	expect_rc 3 "damaged continuation entry" || return 1
 }
 
 # ---- secrets stay out of argv, environment and output -----------------------
@@ -386,7 +408,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable rotate_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_seal_verified rotate_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do

@@ -12,11 +12,14 @@
  * KEK (-EPERM) without running Argon2 first. Byte layout: docs/KEYS.md.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <argon2.h>
 #include <openssl/evp.h>
 
+#include "error.h"
 #include "kdf.h"
 #include "keyslot.h"
 #include "kms.h"
@@ -660,6 +663,37 @@ static int vxts_ks_ext_seal(uint8_t (*out)[VXTS_KEYSLOT_SIZE], unsigned int *ent
 	return r;
 }
 
+static int vxts_ks_ext_open(const uint8_t (*t)[VXTS_KEYSLOT_SIZE], int n, int i,
+			    const struct vxts_kek *kek, uint8_t *key, size_t *key_len,
+			    uint32_t *key_id);
+
+/*
+ * A slot is only handed out once it opened: a token or helper that wraps
+ * with a key it cannot unwrap (a public key without its private half, a
+ * vault role without unwrapKey, a buggy helper) must not leave the volume
+ * with a slot that looks fine and opens nothing. Costs one more unwrap.
+ */
+static int vxts_ks_ext_verify(const uint8_t (*out)[VXTS_KEYSLOT_SIZE], unsigned int entries,
+			      const struct vxts_kek *kek, const uint8_t *key, size_t key_len)
+{
+	uint8_t *back = vxts_secure_alloc(VXTS_KS_MAX_KEY);
+	size_t len = 0;
+	int r = back ? 0 : -ENOMEM;
+
+	if (!r)
+		r = vxts_ks_ext_open(out, (int)entries, 0, kek, back, &len, NULL);
+	if (!r && (len != key_len || !vxts_ct_equal(back, key, key_len)))
+		r = -EPERM;
+	if (r == -EPERM)
+		r = vxts_err(-ECOMM, "the new %s slot does not open again (the %s cannot "
+			     "unwrap what it wrapped: a missing private key, PIN or "
+			     "unwrap permission?): not added",
+			     kek->type == VXTS_KEK_PKCS11 ? "PKCS#11" : "KMS",
+			     kek->type == VXTS_KEK_PKCS11 ? "token" : "helper");
+	vxts_secure_free(back, VXTS_KS_MAX_KEY);
+	return r;
+}
+
 static int vxts_ks_ext_unwrap(const struct vxts_ks_ext *x, const struct vxts_kek *kek,
 			      uint8_t *key, size_t cap, size_t *len)
 {
@@ -839,9 +873,12 @@ static int vxts_ks_seal_at(uint8_t (*t)[VXTS_KEYSLOT_SIZE], int n, int slot,
 
 	if (!key || !key_len || key_len > VXTS_KS_MAX_KEY)
 		return -EINVAL;
-	if (vxts_ks_external(kek->type))
+	if (vxts_ks_external(kek->type)) {
 		r = vxts_ks_ext_seal(out, &entries, kek, key, key_len, key_id);
-	else
+		if (!r)
+			r = vxts_ks_ext_verify((const uint8_t (*)[VXTS_KEYSLOT_SIZE])out, entries,
+					       kek, key, key_len);
+	} else
 		r = vxts_ks_seal_local(out[0], kek, p, key, key_len, key_id);
 	if (r)
 		return r;
