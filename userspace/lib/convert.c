@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -826,6 +827,23 @@ static bool conv_register(struct conv *c, struct vxts_dev *d)
 	return d->ops->register_buffers && !d->ops->register_buffers(d, iov, 2);
 }
 
+/*
+ * A window buffer in 2 MiB pages where the kernel has them (THP in madvise
+ * mode): fresh memory is expensive to fault in on VMs (~5 ms per MiB here
+ * in 4 KiB pages, about half in 2 MiB ones) and the buffers are touched once
+ * per window.
+ */
+static uint8_t *conv_alloc_window(uint64_t size)
+{
+	const size_t huge = 2u << 20;
+	size_t len = (size_t)((size + huge - 1) / huge * huge);
+	uint8_t *b = aligned_alloc(huge, len);
+
+	if (b)
+		madvise(b, len, MADV_HUGEPAGE);	/* advice only: 4 KiB pages otherwise */
+	return b;
+}
+
 static int conv_setup(struct conv *c)
 {
 	int r;
@@ -835,7 +853,7 @@ static int conv_setup(struct conv *c)
 		struct conv_win *w = &c->win[i];
 
 		w->index = i;
-		w->buf = aligned_alloc(4096, (size_t)c->win_max);
+		w->buf = conv_alloc_window(c->win_max);
 		w->hashes = aligned_alloc(4096, c->hashes_size);
 		w->chunks = calloc(c->nchunks, sizeof(*w->chunks));
 		if (!w->buf || !w->hashes || !w->chunks)
