@@ -257,6 +257,31 @@ t_kms_not_runnable() {
 	expect_err "could not be run" "missing helper"
 }
 
+# Re-key with KMS keys: the new DEK under the unlock key's vault key and a
+# new one; the old slots go, continuations included; data survives.
+t_kms_reencrypt() {
+	local img=$work/re.img sum n
+	kms_key disk-kek-v1 && kms_key disk-kek-v2 3072
+	mkimg "$img" 4
+	sum=$(sha "$img")
+	vx encrypt "$img" --header "$work/re.hdr" --force --no-progress \
+		--kms-command "$KMS" --kms-key-id disk-kek-v1
+	expect_rc 0 "encrypt" || return 1
+	vx reencrypt "$img" --header "$work/re.hdr" --no-progress --yes \
+		--kms-command "$KMS" --new-kms-key-id disk-kek-v2
+	expect_rc 0 "re-key with KMS keys" || return 1
+	vx keyslot list "$img" --header "$work/re.hdr"
+	# every continuation belongs to a slot that is listed; 2 + 3 entries in use
+	n=$(grep -c -E 'kms|part of slot' "$work/out")
+	[ "$n" -eq 5 ] || { why="entries in use after the re-key: $n, want 5: $(tr '\n' ' ' < "$work/out")"; return 1; }
+	while read -r head; do
+		grep -qE "^  $head: kms" "$work/out" || { why="orphan continuation of slot $head"; return 1; }
+	done < <(sed -n 's/.*part of slot \([0-9]\).*/\1/p' "$work/out")
+	vx decrypt "$img" --header "$work/re.hdr" --no-progress --yes --kms-command "$KMS"
+	expect_rc 0 "decrypt after the re-key" || return 1
+	[ "$(sha "$img")" = "$sum" ] || { why="plaintext differs"; return 1; }
+}
+
 # A helper that wraps but cannot unwrap: the new slot must not be added.
 t_kms_seal_verified() {
 	local img=$work/v.img before
@@ -408,7 +433,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_seal_verified rotate_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified rotate_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do

@@ -200,6 +200,9 @@ int cli_key_get(struct cli_key *k, const struct cli_opts *o, enum cli_key_role r
 		bool confirm);
 void cli_key_put(struct cli_key *k);
 void cli_key_kek(const struct cli_key *k, struct vxts_kek *kek);
+struct vxts_volume;
+int cli_key_kek_for(const struct cli_key *k, struct vxts_volume *v, struct vxts_kek *kek,
+		    char ref[161]);
 #define CLI_RECOVERY_TEXT_MAX 80
 int cli_recovery_new(struct cli_key *k, char *text);
 /* A new recovery key: sealed in a slot of the unlocked volume, then written to

@@ -318,10 +318,13 @@ static int cli_reencrypt_start(struct cli_conv *c, const struct cli_key *k)
 {
 	struct vxts_kek keks[2];
 	struct cli_key nk = { 0 };
+	char ref[161];
 	size_t n = 1;
 	int r;
 
-	cli_key_kek(k, &keks[0]);
+	r = cli_key_kek_for(k, c->v, &keks[0], ref);
+	if (r)
+		return cli_fail(c->o, c->verb, c->o->pos[0], r, CLI_EXIT_USAGE);
 	if (c->o->new_key_file || c->o->new_passphrase_file || c->o->new_pkcs11_uri ||
 	    c->o->new_kms_key_id) {
 		r = cli_key_get(&nk, c->o, CLI_KEY_NEW, true);

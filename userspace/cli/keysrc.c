@@ -21,6 +21,7 @@
 #include "kdf.h"
 #include "keyslot.h"
 #include "secmem.h"
+#include "vxts.h"
 
 #define CLI_KEY_FILE_MAX	(1U << 20)	/* a key file larger is a mistake */
 #define CLI_KEY_PIPE_CAP	(64U << 10)	/* pipes/FIFOs: no size known */
@@ -296,6 +297,48 @@ void cli_key_kek(const struct cli_key *k, struct vxts_kek *kek)
 	*kek = (struct vxts_kek){ .type = k->type, .secret = k->secret, .len = k->len,
 				  .uri = k->uri, .module = k->module, .command = k->command,
 				  .alg = k->alg, .timeout_ms = k->timeout_ms };
+}
+
+/*
+ * A re-key seals the new DEK under the unlock KEK too. A PKCS#11 or KMS
+ * unlock key names no key object (the slot did): take the one reference the
+ * volume's current slots of that type name, or ask for it.
+ */
+_Static_assert(VXTS_KS_REF_MAX + 1 == 161, "cli.h spells the reference buffer as 161");
+
+int cli_key_kek_for(const struct cli_key *k, struct vxts_volume *v, struct vxts_kek *kek,
+		    char ref[VXTS_KS_REF_MAX + 1])
+{
+	struct vxts_info in;
+	int found = 0;
+
+	cli_key_kek(k, kek);
+	if ((k->type != VXTS_KEK_PKCS11 && k->type != VXTS_KEK_KMS) || k->uri)
+		return 0;
+	if (vxts_info(v, &in))
+		return -EIO;
+	for (int i = 0; i < VXTS_KEYSLOTS; i++) {
+		const struct vxts_keyslot_info *s = &in.slots[i];
+
+		if (!s->in_use || (int)s->type != k->type || s->key_id != in.current_key_id)
+			continue;
+		if (found && strcmp(ref, s->ref))
+			found = -1;
+		if (found < 0)
+			break;
+		if (!found++) {
+			strcpy(ref, s->ref);
+			if (k->type == VXTS_KEK_KMS && !k->alg)
+				kek->alg = vxts_ks_mech_name(s->mech);
+		}
+	}
+	if (found <= 0) {
+		cli_detail("which key should seal the new volume key? give %s",
+			   k->type == VXTS_KEK_KMS ? "--kms-key-id ID" : "--pkcs11-uri URI");
+		return -EINVAL;
+	}
+	kek->uri = ref;
+	return 0;
 }
 
 /*

@@ -727,7 +727,7 @@ static void conv_drop_old_slots(struct vxts_header *h)
 
 	for (int i = 0; i < VXTS_KEYSLOTS; i++)
 		if (!vxts_keyslot_info(h->slots[i], &ki) && ki.in_use && ki.key_id == h->key_id)
-			vxts_keyslot_clear(h->slots[i]);
+			vxts_keyslot_table_clear(h->slots, i);	/* and its continuations */
 }
 
 /*
