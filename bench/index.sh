@@ -16,11 +16,11 @@ latest=$(head -n 1 <<< "$runs")
 	echo "(engine), \`summary.md\` and the charts. Compare ratios within one run, not"
 	echo "absolute figures across runs: the machine is shared and under TCG."
 	echo
-	echo "# Newest run: $latest"
+	echo "## Newest run: $latest"
 	echo
-	sed -e 's/^## /### /' -e "s|^!\[\([^]]*\)\](\([^)]*\))|![\1]($latest/\2)|" "$latest/summary.md"
+	sed -e 's/^### /#### /' -e 's/^## /### /' -e "s|^!\[\([^]]*\)\](\([^)]*\))|![\1]($latest/\2)|" "$latest/summary.md"
 	echo
-	echo "# All runs"
+	echo "## All runs"
 	echo
 	for r in $runs; do
 		echo "- [$r]($r/summary.md)"

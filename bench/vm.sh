@@ -82,8 +82,8 @@ check_args() {
 build_initrd() { # <out.cpio>
 	local base=$1.base r=$1.root ko=- key
 	[[ " $BENCH_TARGETS " == *" vxts "* ]] && ko=$VXTS_KO
-	initrd_tools+=(jq)
-	initrd_modules+=(tcrypt)
+	[[ " ${initrd_tools[*]} " == *" jq "* ]] || initrd_tools+=(jq)
+	[[ " ${initrd_modules[*]} " == *" tcrypt "* ]] || initrd_modules+=(tcrypt)
 	initrd_vxts_copy() { :; }
 	key=$({
 		echo "$KVER"
