@@ -127,6 +127,31 @@ static int cli_onl_format(struct cli_onl *c)
 	return r ? r : cli_encrypt_format(&c->od, &c->k);
 }
 
+/*
+ * The mapping's data unit is the smallest IO it accepts: a filesystem on
+ * DEVICE that writes smaller blocks (ext4 -b 1024, XFS with 512-byte
+ * sectors) would see its writes refused. Refuse before anything is written.
+ */
+static int cli_onl_unit_check(struct cli_onl *c)
+{
+	struct vxts_volume *v;
+	struct vxts_info in;
+	uint32_t unit = c->o->sector_size ? c->o->sector_size : 4096, fs = 0;
+	int r;
+
+	if (!cli_open(&c->od, c->verb, false, &v) && !vxts_info(v, &in))
+		unit = in.unit_size;
+	vxts_close(v);
+	(void)cli_detail_take();
+	r = vxts_online_fs_min_io(c->dev, &fs);
+	if (r || !fs || fs >= unit)
+		return r;
+	cli_detail("the filesystem on %s issues %u-byte IO, which a %u-byte data unit "
+		   "refuses: use --sector-size 512 (a new header) or leave it offline",
+		   c->dev, fs, unit);
+	return -EINVAL;
+}
+
 static bool cli_onl_state_ok(struct cli_onl *c, enum vxts_state from, enum vxts_state busy,
 			     enum vxts_state done)
 {
@@ -383,6 +408,18 @@ static int cli_onl_exists(struct cli_onl *c)
 	return k.is_vxts || rt.known ? 1 : 2;
 }
 
+/* Does mapping @name map block device @dev? (true when it cannot tell) */
+static bool cli_onl_same_dev(const char *name, const char *dev)
+{
+	char devno[32], want[32];
+	struct stat st;
+
+	if (vxts_online_data_device(name, devno, sizeof(devno)) || stat(dev, &st))
+		return true;
+	snprintf(want, sizeof(want), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	return !strcmp(devno, want);
+}
+
 int cli_online_convert(const struct cli_opts *o, int dir)
 {
 	static const char *const verbs[] = { "", "encrypt", "decrypt", "reencrypt" };
@@ -403,6 +440,8 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 		if (takeover)
 			r = cli_onl_takeover_prepare(&c);
 		if (!r && dir == VXTS_DIR_ENCRYPT)
+			r = cli_onl_unit_check(&c);
+		if (!r && dir == VXTS_DIR_ENCRYPT)
 			r = cli_onl_format(&c);
 		if (!r)
 			r = cli_onl_map(&c, true, takeover);
@@ -418,6 +457,11 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 		if (rt.inner[0] && rt.device[0]) {
 			snprintf(c.devbuf, sizeof(c.devbuf), "%s", rt.device);
 			c.dev = c.dpos[0] = c.devbuf;
+		} else if (!cli_onl_same_dev(c.name, c.dev)) {
+			cli_detail("%s maps another device than %s: give the device it maps, or "
+				   "another NAME", c.name, c.dev);
+			r = cli_onl_fail(&c, -EINVAL, CLI_EXIT_USAGE);
+			goto out;
 		}
 		vxts_online_pause(c.name, false);
 	}

@@ -933,6 +933,51 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 
 /* ---- close ---------------------------------------------------------------------- */
 
+/*
+ * A taken-over device (an LVM LV) is not ours to remove: it gets its own
+ * table back from the inner device, which goes. That is the state after a
+ * reboot (the LV reads the on-disk bytes, ciphertext where converted), from
+ * which `vxts open` takes it over again. A crash between the reload and the
+ * remove leaves a spare inner device: the next takeover reuses it.
+ */
+static int onl_giveback(const char *name, const char *inner)
+{
+	struct vxts_dm_table t;
+	int r = vxts_dm_query(inner, true, &t);
+
+	if (!r)
+		r = vxts_dm_reload(name, &t);
+	return r ? r : vxts_dm_remove(inner);
+}
+
+/*
+ * The smallest IO the filesystem at the start of @dev issues, from its
+ * superblock (ext2/3/4: its block size; XFS: its sector size); 0 when no
+ * such filesystem is recognised.
+ */
+int vxts_online_fs_min_io(const char *dev, uint32_t *bytes)
+{
+	uint8_t b[4096];
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	*bytes = 0;
+	if (fd < 0)
+		return vxts_err(-errno, "cannot open %s", dev);
+	n = pread(fd, b, sizeof(b), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(b))
+		return 0;
+	if (b[1024 + 56] == 0x53 && b[1024 + 57] == 0xef) {	/* ext: s_magic */
+		uint32_t lg = b[1024 + 24] | b[1024 + 25] << 8;
+
+		*bytes = lg < 7 ? 1024u << lg : 0;
+	} else if (!memcmp(b, "XFSB", 4)) {			/* xfs: sb_sectsize */
+		*bytes = (uint32_t)b[102] << 8 | b[103];
+	}
+	return 0;
+}
+
 int vxts_online_close(const char *name)
 {
 	struct vxts_online_kstate k;
@@ -957,15 +1002,13 @@ int vxts_online_close(const char *name)
 	if (!r && k.held)
 		return vxts_err(-EBUSY, "%s has a window held and no converter: run `vxts "
 				"resume %s` first", name, name);
-	if (!r && rt.inner[0])
-		return vxts_err(-EBUSY, "%s was taken over (its old table is in %s): it is the "
-				"live device; decrypt it to give it back", name, rt.inner);
 	r = r ? r : vxts_dm_query(name, true, &t);
 	key[0] = oldk[0] = 0;
 	if (!r && t.n == 1 && !strcmp(t.t[0].type, "vxts"))
 		vxts_online_parse_table(t.t[0].params, devno, sizeof(devno), key, oldk,
 					sizeof(key));
-	r = r ? r : vxts_dm_remove(name);
+	if (!r)
+		r = rt.inner[0] ? onl_giveback(name, rt.inner) : vxts_dm_remove(name);
 	if (r)
 		return r;
 	onl_key_drop(key);

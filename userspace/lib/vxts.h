@@ -446,13 +446,21 @@ int vxts_online_data_device(const char *name, char *devno, size_t len);
 /* Runtime state of @name (never fails: unknown fields stay empty). */
 void vxts_online_runtime(const char *name, struct vxts_online_rt *rt);
 
+/*
+ * The smallest IO the filesystem on @dev issues (ext2/3/4 block size, XFS
+ * sector size), 0 if none is recognised: a mapping whose data unit is larger
+ * would refuse that filesystem's IO.
+ */
+int vxts_online_fs_min_io(const char *dev, uint32_t *bytes);
+
 /* Sets or clears the pause flag of @name. */
 int vxts_online_pause(const char *name, bool pause);
 
 /*
  * Removes mapping @name and unlinks its logon keys; -EBUSY while a converter
- * runs or the device is open (mounted). A taken-over device gets its old
- * table back instead (only when no conversion is in progress).
+ * runs, a window is held or the device is open (mounted). A taken-over
+ * device (an LVM LV) is not removed: it gets its own table back from
+ * "@name-vxts-inner", which is removed (the state after a reboot).
  */
 int vxts_online_close(const char *name);
 
