@@ -237,12 +237,14 @@ struct vxts_window {
 	struct list_head held;		/* struct vxts_track queued on the window */
 	unsigned int draining;		/* in-flight bios overlapping the window */
 	wait_queue_head_t drained;	/* hold waiters: draining reached 0 */
+	u64 set_ns;			/* when the window was set */
 	u64 hold_ns;			/* when the window finished draining, or 0 */
 	/* status counters */
 	unsigned int nr_held;
 	u64 held_total;
 	u64 hold_max_ns;
 	u64 wait_max_ns;
+	u64 drain_max_ns;		/* longest window set -> drained */
 };
 
 void vxts_window_init(struct vxts_window *w, u64 boundary);
@@ -256,11 +258,13 @@ int vxts_window_message(struct vxts_window *w, u64 len,
 			struct bio_list *out);
 void vxts_window_requeue_held(struct vxts_window *w, struct bio_list *out);
 void vxts_window_snapshot(struct vxts_window *w, struct vxts_window *out);
+void vxts_window_adopt(struct vxts_window *w, const struct vxts_wstate *s);
 
 /* ---- the target: vxts-target.c and vxts-io.c ---- */
 
 struct dm_dev;
 struct dm_target;
+struct mapped_device;
 
 /*
  * Per-CPU counters: bumped on every bio, so a shared atomic would bounce
@@ -285,6 +289,8 @@ struct vxts_ctx {
 	struct vxts_crypt crypt;
 	struct vxts_crypt old_crypt;	/* reencrypt only: old_key */
 	struct vxts_window win;		/* convert: only */
+	struct mapped_device *md;	/* for vxts_ctx_list (reloads) */
+	struct list_head md_entry;	/* on vxts_ctx_list */
 	unsigned int creq_offset;	/* skcipher request within the per-bio data */
 	mempool_t page_pool;		/* bounce pages for writes */
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */

@@ -16,6 +16,48 @@
 #define DM_MSG_PREFIX "vxts"
 #define VXTS_MIN_CLONES 16
 
+/*
+ * Every vxts target, with its mapped device: a table reload must not lose a
+ * held window (the converter owns those sectors until it advances), so a
+ * new table finds its predecessor here. Taken only in ctr, dtr and
+ * preresume, never in the IO path.
+ */
+static LIST_HEAD(vxts_ctx_list);
+static DEFINE_MUTEX(vxts_ctx_lock);
+
+/*
+ * Another converting vxts target of @ctx's device: the live table while
+ * @ctx is being loaded or resumed (an inactive table is never another
+ * one's predecessor: it never ran). With @held_only, only one holding a
+ * window. Its state goes to @s. Under vxts_ctx_lock.
+ */
+static struct vxts_ctx *vxts_ctx_pred(struct vxts_ctx *ctx, bool held_only,
+				      struct vxts_wstate *s)
+{
+	struct vxts_window snap;
+	struct vxts_ctx *o;
+
+	list_for_each_entry(o, &vxts_ctx_list, md_entry) {
+		if (o == ctx || o->md != ctx->md || !vxts_converting(o))
+			continue;
+		vxts_window_snapshot(&o->win, &snap);
+		if (held_only && !vxts_wstate_held(&snap.s))
+			continue;
+		*s = snap.s;
+		return o;
+	}
+	return NULL;
+}
+
+/* May @ctx take over @o's state? The same conversion, and room for it. */
+static bool vxts_ctx_may_adopt(const struct vxts_ctx *ctx,
+			       const struct vxts_ctx *o,
+			       const struct vxts_wstate *s)
+{
+	return ctx->table.dir == o->table.dir && s->hi <= ctx->ti->len &&
+	       s->boundary <= ctx->ti->len;
+}
+
 static void vxts_dtr(struct dm_target *ti)
 {
 	struct vxts_ctx *ctx = ti->private;
@@ -29,6 +71,11 @@ static void vxts_dtr(struct dm_target *ti)
 	 */
 	if (vxts_converting(ctx) && !list_empty(&ctx->win.held))
 		DMERR("destroyed with bios held on the window");
+	if (ctx->md) {
+		mutex_lock(&vxts_ctx_lock);
+		list_del(&ctx->md_entry);
+		mutex_unlock(&vxts_ctx_lock);
+	}
 	/* In-flight work belongs to bios dm core has already drained. */
 	if (ctx->wq)
 		destroy_workqueue(ctx->wq);
@@ -175,6 +222,34 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
 }
 
 /*
+ * Join vxts_ctx_list, unless the live table of this device holds a window
+ * this table could not take over (another direction or boundary, or no
+ * convert: at all): loading it would let application IO into sectors the
+ * converter owns. dm-linear and other targets cannot be refused this way;
+ * docs/ONLINE.md tells the converter to hold no window across a reload.
+ */
+static int vxts_ctr_register(struct dm_target *ti, struct vxts_ctx *ctx)
+{
+	struct vxts_wstate held;
+	struct vxts_ctx *o;
+	int r = 0;
+
+	ctx->md = dm_table_get_md(ti->table);
+	mutex_lock(&vxts_ctx_lock);
+	o = vxts_ctx_pred(ctx, true, &held);
+	if (o && !vxts_ctx_may_adopt(ctx, o, &held)) {
+		ti->error = "A window is held: advance or release it before reloading";
+		r = -EBUSY;
+	} else {
+		list_add(&ctx->md_entry, &vxts_ctx_list);
+	}
+	mutex_unlock(&vxts_ctx_lock);
+	if (r)
+		ctx->md = NULL;
+	return r;
+}
+
+/*
  * Construct a vxts mapping (dm-crypt's grammar):
  *
  *   <start> <len> vxts aes-xts-plain64 <key> <iv_offset> <device> <offset>
@@ -222,6 +297,7 @@ static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	ti->private = ctx;
 	ctx->ti = ti;
+	vxts_window_init(&ctx->win, 0);	/* the dtr may look at it */
 
 	r = vxts_parse_table(&ctx->table, argc, argv, ti->len, &error);
 	if (r) {
@@ -249,6 +325,9 @@ static int vxts_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->limit_swap_bios = true;
 	ti->num_discard_bios = ctx->table.allow_discards ? 1 : 0;
 	ti->accounts_remapped_io = true;
+	r = vxts_ctr_register(ti, ctx);
+	if (r)
+		goto bad;
 	vxts_ctr_forget_argv(&ctx->table);
 	vxts_ctr_wipe_hex(argc, argv);
 	return 0;
@@ -349,6 +428,8 @@ static void vxts_status_convert(struct vxts_ctx *ctx, char *result,
 	       w.nr_held, (unsigned long long)w.held_total,
 	       (unsigned long long)div_u64(w.hold_max_ns, NSEC_PER_USEC),
 	       (unsigned long long)div_u64(w.wait_max_ns, NSEC_PER_USEC));
+	DMEMIT(" drain_max_us:%llu",
+	       (unsigned long long)div_u64(w.drain_max_ns, NSEC_PER_USEC));
 }
 
 /* Fields documented in docs/TARGET.md; append new ones at the end only. */
@@ -465,6 +546,37 @@ static void vxts_presuspend(struct dm_target *ti)
 	vxts_io_dispatch_list(ctx, &out);
 }
 
+/*
+ * A reloaded converting table takes over the boundary and the window of the
+ * table it replaces, when that one converts in the same direction: the
+ * live kernel state is the truth (the converter may have advanced after
+ * the new line was written, and a window it holds must stay held). dm calls
+ * this after swapping tables, before IO flows again; the old table lives
+ * until dm destroys it after resume. A table that cannot take over a held
+ * window (ctr checked, but the hold may have come after the load) refuses
+ * to resume (-EBUSY): the device stays suspended rather than let IO into
+ * sectors the converter owns.
+ */
+static int vxts_preresume(struct dm_target *ti)
+{
+	struct vxts_ctx *ctx = ti->private;
+	struct vxts_wstate s;
+	struct vxts_ctx *o;
+	int r = 0;
+
+	mutex_lock(&vxts_ctx_lock);
+	o = vxts_ctx_pred(ctx, false, &s);
+	if (o && vxts_converting(ctx) && vxts_ctx_may_adopt(ctx, o, &s)) {
+		vxts_window_adopt(&ctx->win, &s);
+	} else if (o && vxts_wstate_held(&s)) {
+		DMERR("%s: a window is held, this table cannot take it over",
+		      dm_table_device_name(ti->table));
+		r = -EBUSY;
+	}
+	mutex_unlock(&vxts_ctx_lock);
+	return r;
+}
+
 /* ---- limits and devices ---- */
 
 /*
@@ -506,6 +618,7 @@ static struct target_type vxts_target = {
 	.map = vxts_io_map,
 	.end_io = vxts_io_end,
 	.presuspend = vxts_presuspend,
+	.preresume = vxts_preresume,
 	.status = vxts_status,
 	.message = vxts_message,
 	.io_hints = vxts_io_hints,

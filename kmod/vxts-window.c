@@ -224,8 +224,11 @@ static int vxts_window_drain(struct vxts_window *w)
 	if (wait_event_killable(w->drained, vxts_window_is_drained(w)))
 		return -EINTR;
 	spin_lock_irqsave(&w->lock, flags);
-	if (vxts_wstate_held(&w->s) && !w->hold_ns)
+	if (vxts_wstate_held(&w->s) && !w->hold_ns) {
 		w->hold_ns = ktime_get_ns();
+		if (w->hold_ns - w->set_ns > w->drain_max_ns)
+			w->drain_max_ns = w->hold_ns - w->set_ns;
+	}
 	spin_unlock_irqrestore(&w->lock, flags);
 	return 0;
 }
@@ -237,6 +240,7 @@ static void vxts_window_set(struct vxts_window *w, u64 lo, u64 hi)
 
 	w->s.lo = lo;
 	w->s.hi = hi;
+	w->set_ns = ktime_get_ns();
 	w->hold_ns = 0;
 	w->draining = 0;
 	list_for_each_entry(t, &w->inflight, entry)
@@ -340,6 +344,22 @@ void vxts_window_requeue_held(struct vxts_window *w, struct bio_list *out)
 	spin_unlock_irqrestore(&w->lock, flags);
 }
 
+/*
+ * A reloaded table takes over its predecessor's boundary and window (see
+ * vxts_preresume()). dm drained every mapped bio before the swap, so
+ * nothing is in flight to wait for: a held window counts as drained now.
+ */
+void vxts_window_adopt(struct vxts_window *w, const struct vxts_wstate *s)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&w->lock, flags);
+	w->s = *s;
+	w->draining = 0;
+	w->hold_ns = vxts_wstate_held(s) ? ktime_get_ns() : 0;
+	spin_unlock_irqrestore(&w->lock, flags);
+}
+
 /* A consistent copy for status. */
 void vxts_window_snapshot(struct vxts_window *w, struct vxts_window *out)
 {
@@ -351,6 +371,7 @@ void vxts_window_snapshot(struct vxts_window *w, struct vxts_window *out)
 	out->held_total = w->held_total;
 	out->hold_max_ns = w->hold_max_ns;
 	out->wait_max_ns = w->wait_max_ns;
+	out->drain_max_ns = w->drain_max_ns;
 	out->draining = w->draining;
 	spin_unlock_irqrestore(&w->lock, flags);
 }
