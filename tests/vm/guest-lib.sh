@@ -183,3 +183,56 @@ run_fio() { # <job file> [fio args...]
 	esac
 	return 0
 }
+
+# --- online conversion (docs/ONLINE.md) ----------------------------------------
+
+# dmsetup message to a vxts target; the exit status is dmsetup's.
+dm_msg() { # <name> <word...>
+	local name=$1
+	shift
+	dmsetup message "$name" 0 "$@" 2> /dev/null
+}
+
+# One "<key>:<value>" field of dmsetup status (fields 9-15 of a converting
+# vxts target), e.g. dm_field vx boundary.
+dm_field() { # <name> <key>
+	dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2://p"
+}
+
+assert_field() { # <name> <key> <expected> <what>
+	local got
+	got=$(dm_field "$1" "$2")
+	[ "$got" = "$3" ] || fail "$4: status $2 is '$got', want '$3' ($(dmsetup status "$1"))"
+}
+
+# Monotonic nanoseconds (busybox date has no %N): the clock /proc/timer_list
+# reports, read once.
+now_ns() {
+	sed -n 's/^now at \([0-9]*\) nsecs.*/\1/p;/^now at/q' /proc/timer_list
+}
+
+# Still running after <seconds>? (a bio queued on a held window must be)
+assert_blocked() { # <pid> <seconds> <what>
+	sleep "$2"
+	kill -0 "$1" 2> /dev/null || fail "$3: finished while the window was held"
+}
+
+# Wait for a background job with a bound; fail if it does not end in time
+# or ends with an error.
+wait_done() { # <pid> <seconds> <what>
+	local i=0
+	while kill -0 "$1" 2> /dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $(($2 * 10)) ] || fail "$3: still running after $2 s"
+		sleep 0.1
+	done
+	wait "$1" || fail "$3: exited with an error"
+}
+
+# dm destroys a table only after its bios completed; the target says so if
+# it ever finds one still held on a window. That must never appear.
+assert_no_held_at_dtr() {
+	dmesg | grep -q "destroyed with bios held" &&
+		fail "a table was destroyed with bios held on its window"
+	return 0
+}
