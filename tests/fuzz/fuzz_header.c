@@ -15,7 +15,8 @@
  *     5649 unwrap + MAC on attacker bytes); passphrase slots are not opened
  *     (Argon2 costs are the parser's to bound, checked via info), external
  *     slots neither (opening runs a token or a helper);
- *   - the bytes after the copy go through vxts_b64_decode().
+ *   - the bytes after the copy go through the KMS helper reply parser and
+ *     vxts_b64_decode() (a helper's stdout is input vxts must survive).
  * Each input runs twice: as is (the SHA-256 checksums must catch it) and
  * with every slot entry's and the copy's checksum recomputed, as a forger
  * would, so mutations reach the field checks behind the checksums.
@@ -106,17 +107,34 @@ static void fz_copy(const uint8_t *copy)
 	fz_slots(&h);
 }
 
+static void fz_reply(const char *p, size_t len)
+{
+	static char data[8192], scratch[8192];
+	uint8_t out[4096];
+	char err[160];
+	size_t n, dl;
+	int is_err;
+
+	if (len > sizeof(data) - 1)
+		len = sizeof(data) - 1;
+	vxts_b64_decode(out, sizeof(out), &n, p, len);
+	if (vxts_kms_parse_reply(p, len, data, &dl, &is_err, err, scratch))
+		return;
+	fz_check(memchr(err, '\0', 160) != NULL);
+	if (is_err)
+		return;
+	fz_check(dl <= len && data[dl] == '\0');
+	vxts_b64_decode(out, sizeof(out), &n, data, dl);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t copy[VXTS_HDR_COPY_SIZE];
-	uint8_t b64[512];
-	size_t n;
 
 	memset(copy, 0, sizeof(copy));
 	memcpy(copy, data, size < sizeof(copy) ? size : sizeof(copy));
 	if (size > sizeof(copy))
-		vxts_b64_decode(b64, sizeof(b64), &n, (const char *)data + sizeof(copy),
-				size - sizeof(copy) > 2048 ? 2048 : size - sizeof(copy));
+		fz_reply((const char *)data + sizeof(copy), size - sizeof(copy));
 	fz_copy(copy);
 	fz_forge(copy);
 	fz_copy(copy);

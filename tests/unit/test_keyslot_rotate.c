@@ -217,6 +217,43 @@ static void base64_codec(void **state)
 	assert_int_equal(vxts_b64_decode(dec, 2, &n, "Zm9v", 4), -EMSGSIZE);
 }
 
+/* The KMS helper's reply: what is accepted and what is "garbage". */
+static void kms_reply_parser(void **state)
+{
+	static const struct { const char *in; int r, is_err; const char *val; } v[] = {
+		{ "{\"data\":\"Zm9v\"}\n", 0, 0, "Zm9v" },
+		{ " { \"kid\" : \"x\" , \"data\":\"QQ==\" } ", 0, 0, "QQ==" },
+		{ "{\"data\":\"a\\/b\"}", 0, 0, "a/b" },
+		{ "{\"error\":\"key disabled\"}", 0, 1, "key disabled" },
+		{ "{\"error\":\"bad\\nline \\u00e9\"}", 0, 1, "bad?line ?" },
+		{ "", -EPROTO, 0, NULL },
+		{ "hello", -EPROTO, 0, NULL },
+		{ "{}", -EPROTO, 0, NULL },
+		{ "{\"data\":\"QQ==\",\"error\":\"x\"}", -EPROTO, 0, NULL },
+		{ "{\"data\":\"QQ==\"} trailing", -EPROTO, 0, NULL },
+		{ "{\"data\":42}", -EPROTO, 0, NULL },
+		{ "{\"data\":\"QQ==\"", -EPROTO, 0, NULL },
+		{ "{\"data\":\"QQ==\",}", -EPROTO, 0, NULL },
+		{ "{\"data\":\"a\nb\"}", -EPROTO, 0, NULL },
+		{ "{\"data\":\"\\x\"}", -EPROTO, 0, NULL },
+	};
+	char data[256], scratch[256], err[160];
+	size_t n;
+	int is_err;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int r = vxts_kms_parse_reply(v[i].in, strlen(v[i].in), data, &n, &is_err, err,
+					     scratch);
+
+		if (r != v[i].r)
+			fail_msg("reply %zu '%s': %d, want %d", i, v[i].in, r, v[i].r);
+		if (r)
+			continue;
+		assert_int_equal(is_err, v[i].is_err);
+		assert_string_equal(is_err ? err : data, v[i].val);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +261,7 @@ int main(void)
 		cmocka_unit_test(rotate_and_remove_guards),
 		cmocka_unit_test(multi_entry_slots),
 		cmocka_unit_test(base64_codec),
+		cmocka_unit_test(kms_reply_parser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

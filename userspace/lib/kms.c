@@ -211,6 +211,20 @@ static int kms_parse(const char *buf, size_t len, struct kms_reply *rp, char *sc
 	return kms_ws(p, end) == end && rp->has_data != rp->has_error ? 0 : -EPROTO;
 }
 
+int vxts_kms_parse_reply(const char *buf, size_t len, char *data, size_t *data_len,
+			 int *is_error, char err[160], char *scratch)
+{
+	struct kms_reply rp = { .data = data };
+	int r = kms_parse(buf, len, &rp, scratch);
+
+	if (r)
+		return r;
+	*data_len = rp.data_len;
+	*is_error = rp.has_error;
+	memcpy(err, rp.error, sizeof(rp.error));
+	return 0;
+}
+
 /* ---- running the helper ------------------------------------------------------ */
 
 struct kms_run {

@@ -35,6 +35,14 @@ int vxts_kms_unwrap(const struct vxts_kek *kek, const char *key_id, const char *
 		    const uint8_t *blob, size_t blob_len, uint8_t *key, size_t cap,
 		    size_t *key_len);
 
+/*
+ * The reply parser alone (tests, fuzzer): one flat JSON object with a string
+ * "data" or "error" member (exactly one of them). @data and @scratch hold
+ * @len + 1 bytes. 0 (*is_error says which), or -EPROTO.
+ */
+int vxts_kms_parse_reply(const char *buf, size_t len, char *data, size_t *data_len,
+			 int *is_error, char err[160], char *scratch);
+
 /* Base64 (RFC 4648, padded): encode returns the length written (NUL added). */
 size_t vxts_b64_encode(char *out, const uint8_t *in, size_t len);
 /* Strict decode: 0 or -EINVAL (bad character/padding), -EMSGSIZE. */
