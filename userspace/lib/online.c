@@ -777,8 +777,15 @@ static int onl_reconcile(struct onl *o, struct vxts_volume *v, struct vxts_onlin
 		return r;
 	st->reconciled = onl_action_name(act);
 	if (act == VXTS_ONL_ADVANCE) {
+		/*
+		 * The hold that set the window may have been killed before its
+		 * drain finished (the kernel then refuses advance, -EBUSY):
+		 * holding the same window again is idempotent and waits for it.
+		 */
+		snprintf(msg, sizeof(msg), "hold %" PRIu64 " %" PRIu64, k.lo, k.hi);
+		r = onl_msg(o, msg);
 		snprintf(msg, sizeof(msg), "advance %" PRIu64, arg);
-		return onl_msg(o, msg);
+		return r ? r : onl_msg(o, msg);
 	}
 	if (act == VXTS_ONL_REHOLD)
 		o->first_len = arg * 512;
