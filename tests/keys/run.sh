@@ -76,15 +76,15 @@ hsm_setup() {
 	export SOFTHSM2_CONF=$work/hsm/softhsm2.conf
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
 		"$work/hsm/tokens" > "$SOFTHSM2_CONF"
-	printf '4711\n' > "$work/pin"
+	printf 'Pin-4711-xyzzy-0815\n' > "$work/pin"
 	printf '0000\n' > "$work/badpin"
 	chmod 600 "$work/pin" "$work/badpin"
-	echo 4711 >> "$secrets"
-	softhsm2-util --init-token --free --label vxts-test --pin 4711 --so-pin 8642 \
+	echo Pin-4711-xyzzy-0815 >> "$secrets"
+	softhsm2-util --init-token --free --label vxts-test --pin Pin-4711-xyzzy-0815 --so-pin 8642 \
 		> "$work/hsm/log" 2>&1 &&
-	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin 4711 \
+	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin Pin-4711-xyzzy-0815 \
 		--keygen --key-type AES:32 --label kek-aes --id 01 >> "$work/hsm/log" 2>&1 &&
-	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin 4711 \
+	pkcs11-tool --module "$MOD" --token-label vxts-test --login --pin Pin-4711-xyzzy-0815 \
 		--keypairgen --key-type rsa:2048 --label kek-rsa --id 02 \
 		>> "$work/hsm/log" 2>&1 || { why="SoftHSM2 setup: $(tail -3 "$work/hsm/log")"; return 1; }
 	touch "$work/hsm/ready"
@@ -393,7 +393,7 @@ t_tampered_headers() {
 # ---- secrets stay out of argv, environment and output -----------------------
 
 t_no_key_in_proc() {
-	local img=$work/l.img pid h dek pin=4711 f
+	local img=$work/l.img pid h dek f
 	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
 	# a helper that is slow, so /proc of vxts and of the helper can be read
 	mkhelper slow "echo \$\$ > $work/slow.pid; sleep 1; exec $KMS"
@@ -426,7 +426,6 @@ t_no_key_in_proc() {
 		done
 	done < "$secrets"
 	[ "$(wc -l < "$secrets")" -ge 3 ] || { why="too few secrets collected to check"; return 1; }
-	: "$pin"
 }
 
 # ---- run -------------------------------------------------------------------
