@@ -339,6 +339,55 @@ t_rotate_sigkill() {
 	[ "$killed" -gt 0 ] || { why="no run was killed: the test proved nothing"; return 1; }
 }
 
+# keyslot add --recovery-key-file under SIGKILL: a committed recovery slot
+# always has its key in OUT or OUT.partial; OUT never holds a key that opens
+# nothing.
+t_recovery_sigkill() {
+	local img=$work/rk.img n out slots_before slots_after f killed=0 opened
+	head -c 64 /dev/urandom > "$work/krk"
+	mkimg "$img" 2
+	vx format "$img" --header "$work/rk.hdr" --yes --key-file "$work/krk"
+	expect_rc 0 "format" || return 1
+	for n in $(seq 1 15); do
+		out=$work/rk.$n
+		slots_before=$(rk_slots)
+		"$VXTS" keyslot add "$img" --header "$work/rk.hdr" --key-file "$work/krk" \
+			--recovery-key-file "$out" < /dev/null > /dev/null 2>&1 &
+		local pid=$!
+		sleep "0.0$((RANDOM % 8))$((RANDOM % 10))"
+		kill -9 "$pid" 2> /dev/null && killed=$((killed + 1))
+		wait "$pid" 2> /dev/null
+		slots_after=$(rk_slots)
+		for f in "$out" "$out.partial"; do
+			[ -e "$f" ] && tr -d '\n' < "$f" >> "$secrets" && echo >> "$secrets"
+		done
+		if [ "$slots_after" -gt "$slots_before" ]; then
+			opened=0
+			for f in "$out" "$out.partial"; do
+				[ -e "$f" ] || continue
+				vx_key "$img" --header "$work/rk.hdr" --use-recovery-key "$f"
+				[ -n "$volume_key" ] && opened=1
+			done
+			[ "$opened" = 1 ] || { why="run $n: a recovery slot was committed but no file opens it"; return 1; }
+		elif [ -e "$out" ]; then
+			why="run $n: $out exists but no recovery slot was added"
+			return 1
+		fi
+		# make room again: drop every recovery slot
+		vx keyslot list "$img" --header "$work/rk.hdr" --json
+		for f in $("$PY" -c 'import json,sys; print(" ".join(str(k["slot"]) for k in json.load(open(sys.argv[1]))["keyslots"] if k["type"] == "recovery"))' "$work/out"); do
+			vx keyslot remove "$img" --header "$work/rk.hdr" --key-file "$work/krk" --slot "$f" --yes
+		done
+	done
+	echo "# recovery_sigkill: 15 runs, $killed killed while running"
+	[ "$killed" -gt 0 ] || { why="no run was killed"; return 1; }
+}
+
+rk_slots() {
+	"$VXTS" keyslot list "$work/rk.img" --header "$work/rk.hdr" --json 2> /dev/null |
+		"$PY" -c 'import json,sys; print(sum(k["type"] == "recovery" for k in json.load(sys.stdin)["keyslots"]))'
+}
+
 # ---- tampering --------------------------------------------------------------
 
 # patch <hdr> <offset in copy> <hex bytes>: edits both copies, then fixes the
@@ -432,7 +481,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified rotate_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do
