@@ -219,6 +219,12 @@ static int cli_encrypt_prepare(struct cli_conv *c, struct cli_key *k)
 	c->v = NULL;
 	if (!r) {
 		cli_conv_warn_layout(o);
+		/* a first run cut between format and the recovery slot made none */
+		if (o->recovery_key_file && strcmp(o->recovery_key_file, "-") &&
+		    access(o->recovery_key_file, F_OK))
+			cli_warn("%s has a header already, so no recovery key is made now: "
+				 "add one with `vxts keyslot add --recovery-key-file %s`",
+				 o->pos[0], o->recovery_key_file);
 		return 0;
 	}
 	/* -EINVAL from an open: the geometry cannot hold the layout asked */
