@@ -13,7 +13,8 @@
 # tests/bench (a minute or two), results in build/bench/short-<UTC time>/.
 #
 # Environment: BENCH_SHORT, BENCH_PARTS (default "vm inplace"), BENCH_DIR
-# (where results go), plus everything bench/vm.sh and bench/inplace.sh read
+# (where results go; a part run earlier into the same directory joins the
+# report, so the halves can be run one at a time), plus everything bench/vm.sh and bench/inplace.sh read
 # (BENCH_TARGETS, BENCH_WORKLOADS, VXTS_KO, SIZE_MIB, REPEAT, LOCATIONS, ...).
 # Exit status: 0 when every part produced complete results, 1 otherwise.
 # Benchmarks, not tests: nothing here asserts a speed.
@@ -68,13 +69,20 @@ for part in $parts; do
 	echo "bench: $part took $((SECONDS - t)) s" >&2
 done
 
+# A part run earlier into the same BENCH_DIR (BENCH_PARTS=vm, then
+# BENCH_PARTS=inplace) joins the report.
+for part in vm inplace; do
+	if [[ " ${args[*]} " != *" --$part "* ]] && [ -s "$dir/$part.json" ]; then
+		args+=(--$part "$dir/$part.json")
+	fi
+done
 echo "bench: [$((n + 1))/$((n + 1))] report" >&2
 if [ ${#args[@]} -gt 0 ]; then
 	"$here/report.sh" "${args[@]}" --out "$dir" >&2 || rc=1
 else
 	rc=1
 fi
-if [ "$short" != 1 ] && [ -z "${BENCH_DIR:-}" ] && [ -s "$dir/summary.md" ]; then
+if [ "$(cd "$dir/.." && pwd)" = "$top/docs/benchmarks" ] && [ -s "$dir/summary.md" ]; then
 	"$here/index.sh" "$top/docs/benchmarks" >&2 || rc=1
 fi
 echo "bench: done in $((SECONDS - t0)) s; results in ${dir#$top/}/ (exit $rc)" >&2
