@@ -23,6 +23,7 @@ need_online() {
 		skip "vxts encrypt has no --online yet (docs/ONLINE.md CLI not built)"
 	dmsetup targets | grep -q '^vxts ' || fail "vxts target missing"
 	[ -e "$ONLINE_KEK" ] || key_new "$ONLINE_KEK" 64
+	chmod 600 "$ONLINE_KEK"
 }
 
 # --- mapping state (dmsetup status fields 9-15 of ONLINE.md) -----------------
@@ -174,7 +175,7 @@ fs_seed() { # <dir> <mirror>
 	local i
 	mkdir -p "$1/s" "$2/s"
 	for i in 1 2 3 4 5 6 7 8; do
-		head -c $((i * 300 * 1024 + 17)) /dev/urandom > "$2/s/seed$i"
+		head -c $((i * 150 * 1024 + 17)) /dev/urandom > "$2/s/seed$i"
 		cp "$2/s/seed$i" "$1/s/seed$i" || fail "seed write"
 	done
 	sync
