@@ -437,14 +437,16 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 		goto out;
 	}
 	if (there != 1) {
-		if (takeover)
-			r = cli_onl_takeover_prepare(&c);
-		if (!r && dir == VXTS_DIR_ENCRYPT)
+		if (dir == VXTS_DIR_ENCRYPT)
 			r = cli_onl_unit_check(&c);
+		if (!r && takeover)
+			r = cli_onl_takeover_prepare(&c);
 		if (!r && dir == VXTS_DIR_ENCRYPT)
 			r = cli_onl_format(&c);
 		if (!r)
 			r = cli_onl_map(&c, true, takeover);
+		if (r && takeover)
+			vxts_online_takeover_abort(c.name);
 		if (r) {
 			r = cli_onl_fail(&c, r, r == -EINVAL || r == -ENOSPC ?
 					 CLI_EXIT_UNSUITABLE : 0);

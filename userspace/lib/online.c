@@ -604,6 +604,17 @@ int vxts_online_takeover_prepare(const char *name, char *inner, size_t len)
 	return vxts_dm_create(iname, NULL, &t);
 }
 
+void vxts_online_takeover_abort(const char *name)
+{
+	struct vxts_dm_table t;
+	char iname[160];
+
+	onl_inner_name(iname, sizeof(iname), name);
+	if (vxts_dm_query(name, true, &t) || (t.n == 1 && !strcmp(t.t[0].type, "vxts")))
+		return;
+	vxts_dm_remove(iname);
+}
+
 /*
  * The live table of @name is replaced by the vxts one under IO: the load is
  * prepared first, the suspend flushes and waits for in-flight IO (dm core

@@ -421,6 +421,12 @@ int vxts_online_create(const char *name, const struct vxts_online_map *m,
  */
 int vxts_online_takeover_prepare(const char *name, char *inner, size_t len);
 
+/*
+ * A takeover that failed before step 2: removes "@name-vxts-inner" unless
+ * @name already serves the vxts table (then the inner is its data device).
+ */
+void vxts_online_takeover_abort(const char *name);
+
 /* Takeover, step 2: load @m's table into @name under IO (suspend/resume). */
 int vxts_online_takeover(const char *name, const struct vxts_online_map *m,
 			 const char *device, const char *header);
