@@ -174,8 +174,10 @@ static int p11_find(struct p11_ctx *c, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *ob
 	if (found > 1)
 		return vxts_err(-ECOMM, "PKCS#11 URI %s names more than one object: add id= "
 				"or object= to make it unique", c->text);
+	if (!found)
+		return -ENOENT;
 	*obj = h[0];
-	return found ? 0 : -ENOENT;
+	return 0;
 }
 
 static void p11_oaep(CK_MECHANISM *m, CK_RSA_PKCS_OAEP_PARAMS *p, unsigned int mech)
