@@ -92,9 +92,10 @@ static int cli_onl_fail(struct cli_onl *c, int r, int code)
 /* The unlock key (and, for a re-key, the optional new one), sourced once. */
 static int cli_onl_keys(struct cli_onl *c, bool confirm)
 {
-	int r = c->k.secret ? 0 : cli_key_get(&c->k, c->o, CLI_KEY_UNLOCK, confirm);
+	int r = c->k.type ? 0 : cli_key_get(&c->k, c->o, CLI_KEY_UNLOCK, confirm);
 
-	if (!r && !c->nk.secret && (c->o->new_key_file || c->o->new_passphrase_file))
+	if (!r && !c->nk.type && (c->o->new_key_file || c->o->new_passphrase_file ||
+				  c->o->new_pkcs11_uri || c->o->new_kms_key_id))
 		r = cli_key_get(&c->nk, c->o, CLI_KEY_NEW, confirm);
 	return r;
 }
@@ -104,7 +105,7 @@ static int cli_onl_unlock(struct cli_onl *c)
 	int r = cli_unlock_with(c->v, &c->k);
 
 	/* resuming a re-key whose new DEK only the new KEK holds */
-	if (!r && c->nk.secret && vxts_info(c->v, &c->in) == 0 &&
+	if (!r && c->nk.type && vxts_info(c->v, &c->in) == 0 &&
 	    c->in.direction == VXTS_DIR_REENCRYPT)
 		cli_unlock_with(c->v, &c->nk);
 	return r ? r : vxts_info(c->v, &c->in);
@@ -170,19 +171,24 @@ static enum vxts_state cli_onl_from(enum vxts_direction d)
  */
 static int cli_onl_begin(struct cli_onl *c)
 {
-	struct vxts_kek keks[2] = {
-		{ .type = c->k.type, .secret = c->k.secret, .len = c->k.len },
-		{ .type = c->nk.type, .secret = c->nk.secret, .len = c->nk.len },
-	};
+	struct vxts_kek keks[2];
+	char ref[161];
 	int r;
 
 	if (c->dir == VXTS_DIR_NONE || c->in.direction != VXTS_DIR_NONE ||
 	    c->in.state != cli_onl_from(c->dir))
 		return 0;
+	/* every KEK field (PKCS#11, KMS): keysrc.c builds them */
+	r = c->dir == VXTS_DIR_REENCRYPT ? cli_key_kek_for(&c->k, c->v, &keks[0], ref) : 0;
+	if (r)
+		return r;
+	if (c->dir != VXTS_DIR_REENCRYPT)
+		cli_key_kek(&c->k, &keks[0]);
+	cli_key_kek(&c->nk, &keks[1]);
 	if (c->dir == VXTS_DIR_REENCRYPT)
 		cli_warn("%s: after the re-key only the key given (and --new-key-file/"
 			 "--new-passphrase-file) opens it", c->name);
-	r = vxts_convert_start(c->v, c->dir, &c->co, keks, c->nk.secret ? 2 : 1);
+	r = vxts_convert_start(c->v, c->dir, &c->co, keks, c->nk.type ? 2 : 1);
 	if (!r)
 		r = vxts_info(c->v, &c->in);
 	return r == -EALREADY ? 0 : r;
@@ -191,10 +197,8 @@ static int cli_onl_begin(struct cli_onl *c)
 /* Record the conversion's start, or recover a window a crash cut. */
 static int cli_onl_start(struct cli_onl *c)
 {
-	struct vxts_kek keks[2] = {
-		{ .type = c->k.type, .secret = c->k.secret, .len = c->k.len },
-		{ .type = c->nk.type, .secret = c->nk.secret, .len = c->nk.len },
-	};
+	struct vxts_kek keks[2];
+	char ref[161];
 	static const enum vxts_state tbl[4][3] = {
 		[VXTS_DIR_ENCRYPT] = { VXTS_STATE_PLAINTEXT, VXTS_STATE_ENCRYPTING,
 				       VXTS_STATE_ENCRYPTED },
@@ -205,6 +209,7 @@ static int cli_onl_start(struct cli_onl *c)
 	const enum vxts_state *t = tbl[c->dir];
 	int r;
 
+	cli_key_kek(&c->nk, &keks[1]);
 	if (c->in.direction != VXTS_DIR_NONE && c->in.direction != c->dir) {
 		cli_detail("volume is %s: finish that first (`vxts %s --online %s %s`)",
 			   vxts_state_name(c->in.state), vxts_direction_name(c->in.direction),
@@ -217,7 +222,12 @@ static int cli_onl_start(struct cli_onl *c)
 		return vxts_recover(c->v);
 	if (c->in.state == t[2])
 		return 0;			/* done already: map it, nothing to convert */
-	r = vxts_convert_start(c->v, c->dir, &c->co, keks, c->nk.secret ? 2 : 1);
+	r = c->dir == VXTS_DIR_REENCRYPT ? cli_key_kek_for(&c->k, c->v, &keks[0], ref) : 0;
+	if (r)
+		return r;
+	if (c->dir != VXTS_DIR_REENCRYPT)
+		cli_key_kek(&c->k, &keks[0]);
+	r = vxts_convert_start(c->v, c->dir, &c->co, keks, c->nk.type ? 2 : 1);
 	return r == -EALREADY ? 0 : r;
 }
 
