@@ -70,6 +70,16 @@ static struct dm_task *dm_new(int type, const char *name)
 	return dmt;
 }
 
+/* dm_task_create() failed: most often there is no device-mapper at all. */
+static int dm_no_task(void)
+{
+	if (access("/dev/mapper/control", F_OK))
+		return vxts_err(-ENODEV, "device-mapper is not available (no /dev/mapper/control): "
+				"load dm-mod, and dm-vxts for vxts mappings");
+	return vxts_err(-ENODEV, "device-mapper is not usable%s%s", dm_last_log[0] ? ": " : "",
+			dm_last_log);
+}
+
 /* Runs @dmt; on failure the kernel's errno (or -EIO) with the detail set. */
 static int dm_run(struct dm_task *dmt, const char *what, const char *name)
 {
@@ -120,7 +130,7 @@ int vxts_dm_info(const char *name, struct vxts_dm_info *out)
 
 	memset(out, 0, sizeof(*out));
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_run(dmt, "info", name);
 	if (!r && !dm_task_get_info(dmt, &i))
 		r = -EIO;
@@ -197,7 +207,7 @@ int vxts_dm_create(const char *name, const char *uuid, const struct vxts_dm_tabl
 	int r;
 
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_add_targets(dmt, t);
 	if (!r && uuid && !dm_task_set_uuid(dmt, uuid))
 		r = -ENOMEM;
@@ -215,7 +225,7 @@ int vxts_dm_load(const char *name, const struct vxts_dm_table *t)
 	int r;
 
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_add_targets(dmt, t);
 	if (!r && !dm_task_secure_data(dmt))
 		r = -ENOMEM;
@@ -231,7 +241,7 @@ int vxts_dm_suspend(const char *name, bool noflush)
 	int r = 0;
 
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	if (noflush && !dm_task_no_flush(dmt))
 		r = -ENOMEM;
 	if (!r)
@@ -246,7 +256,7 @@ int vxts_dm_resume(const char *name)
 	int r;
 
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_run(dmt, "resume", name);
 	dm_task_destroy(dmt);
 	return r;
@@ -281,7 +291,7 @@ int vxts_dm_message(const char *name, const char *msg, char *ans, size_t ans_len
 	if (ans && ans_len)
 		ans[0] = 0;
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	if (!dm_task_set_sector(dmt, 0) || !dm_task_set_message(dmt, msg))
 		r = -ENOMEM;
 	if (!r && dm_task_run(dmt) == 0) {
@@ -306,7 +316,7 @@ int vxts_dm_query(const char *name, bool table, struct vxts_dm_table *out)
 
 	out->n = 0;
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_run(dmt, table ? "table" : "status", name);
 	while (!r) {
 		next = dm_get_next_target(dmt, next, &start, &len, &type, &params);
@@ -340,7 +350,7 @@ int vxts_dm_remove(const char *name)
 		return r ? r : vxts_err(-ENXIO, "no device-mapper device %s", name);
 	dmt = dm_new(DM_DEVICE_REMOVE, name);
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_run(dmt, "remove", name);
 	dm_task_destroy(dmt);
 	if (!r)
@@ -358,7 +368,7 @@ int vxts_dm_rename(const char *name, const char *new_name)
 		return r ? r : vxts_err(-ENXIO, "no device-mapper device %s", name);
 	dmt = dm_new(DM_DEVICE_RENAME, name);
 	if (!dmt)
-		return -ENOMEM;
+		return dm_no_task();
 	r = dm_task_set_newname(dmt, new_name) ? 0 : -ENOMEM;
 	if (!r)
 		r = dm_run(dmt, "rename", name);
