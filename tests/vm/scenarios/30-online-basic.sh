@@ -100,6 +100,11 @@ pass() { # <verb> <final target> [args]
 	echo "   $verb: $w windows, hold max $hmax ms, p99 $p99 ms, $(cat bg.count) fio loops"
 	info "online-$verb-hold-max-ms" "$hmax"
 	info "online-$verb-hold-p99-ms" "$p99"
+	# what applications saw: the longest wait of one bio on a held window
+	wmax=$(json_num "$verb.json" kernel_wait_max_us)
+	[ -n "$wmax" ] || fail "$verb: no kernel_wait_max_us in the JSON"
+	info "online-$verb-kernel-wait-max-us" "$wmax"
+	info "online-$verb-kernel-held-bios" "$(json_num "$verb.json" kernel_held_total)"
 	[ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
 		fail "$verb: the untouched 16 MiB changed"
 }
