@@ -28,7 +28,7 @@ static void status_fields(void **state)
 
 	assert_int_equal(vxts_online_parse_status("xts-aes-aesni-avx 4096 1 2 3 4 5 6 "
 		"convert:reencrypt boundary:4096 window:4096-4352 held:3 held_total:17 "
-		"hold_max_us:1200 wait_max_us:900", &k), 0);
+		"hold_max_us:1200 wait_max_us:900 drain_max_us:350", &k), 0);
 	assert_int_equal(k.dir, VXTS_DIR_REENCRYPT);
 	assert_int_equal(k.boundary, 4096);
 	assert_true(k.held);
@@ -38,6 +38,7 @@ static void status_fields(void **state)
 	assert_int_equal(k.held_total, 17);
 	assert_int_equal(k.hold_max_us, 1200);
 	assert_int_equal(k.wait_max_us, 900);
+	assert_int_equal(k.drain_max_us, 350);
 
 	assert_int_equal(vxts_online_parse_status("drv 4096 0 0 0 0 0 0 convert:encrypt "
 		"boundary:0 window:- held:0 held_total:0 hold_max_us:0 wait_max_us:0 "

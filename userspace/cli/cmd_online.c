@@ -340,6 +340,7 @@ static void cli_onl_print(struct cli_onl *c, const struct vxts_online_stats *st)
 	cli_json_u64(&j, "kernel_held_total", st->k.held_total);
 	cli_json_u64(&j, "kernel_hold_max_us", st->k.hold_max_us);
 	cli_json_u64(&j, "kernel_wait_max_us", st->k.wait_max_us);
+	cli_json_u64(&j, "kernel_drain_max_us", st->k.drain_max_us);
 	cli_json_obj_close(&j);
 	cli_json_info(&j, &c->in);
 	cli_json_end(&j);
@@ -731,8 +732,8 @@ static void cli_onl_status_text(const char *name, const struct vxts_online_kstat
 		else
 			printf(", no window held");
 		printf("\n  kernel: %llu bios waited in all, longest hold %.1f ms, longest "
-		       "wait %.1f ms\n", (unsigned long long)k->held_total,
-		       k->hold_max_us / 1000.0, k->wait_max_us / 1000.0);
+		       "wait %.1f ms, longest drain %.1f ms\n", (unsigned long long)k->held_total,
+		       k->hold_max_us / 1000.0, k->wait_max_us / 1000.0, k->drain_max_us / 1000.0);
 		printf("  converter: %s", rt->converter ? "running" : "none");
 		if (rt->converter)
 			printf(" (pid %d)%s", rt->pid, rt->paused ? ", paused" : "");
@@ -773,6 +774,7 @@ static void cli_onl_status_json(const struct cli_opts *o, const struct vxts_onli
 	cli_json_u64(&j, "held_total", k->held_total);
 	cli_json_u64(&j, "hold_max_us", k->hold_max_us);
 	cli_json_u64(&j, "wait_max_us", k->wait_max_us);
+	cli_json_u64(&j, "drain_max_us", k->drain_max_us);
 	cli_json_str(&j, "data_device", rt->device);
 	cli_json_str(&j, "inner", rt->inner);
 	cli_json_obj_close(&j);

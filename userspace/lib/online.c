@@ -96,6 +96,8 @@ static int onl_status_word(char *w, struct vxts_online_kstate *k)
 		return onl_u64(v, &k->hold_max_us);
 	if (!strcmp(w, "wait_max_us"))
 		return onl_u64(v, &k->wait_max_us);
+	if (!strcmp(w, "drain_max_us"))
+		return onl_u64(v, &k->drain_max_us);
 	return 0;				/* a field appended later */
 }
 

@@ -353,6 +353,7 @@ struct vxts_online_kstate {
 	bool held;			/* a window [lo, hi) is held */
 	uint64_t lo, hi;
 	uint64_t held_now, held_total, hold_max_us, wait_max_us;
+	uint64_t drain_max_us;		/* longest drain of in-flight IO by a hold */
 };
 
 /* The mapping a volume needs, without key bytes (logon key names only). */
