@@ -17,7 +17,7 @@
 . /vxts/online-lib.sh
 need_online
 
-CUTS=${VXTS_CUTS:-5}
+CUTS=${VXTS_CUTS:-4}
 DATA_MIB=16
 HDR_MIB=16
 BLOCKS=$((DATA_MIB * 256))
@@ -58,13 +58,16 @@ vol_key_file vk.bin "$disk"
 
 cuts=0; opened_converting=0; bytes=0; resumed=0
 cut_one() { # <entries>
-	local e=$1 s rep rc
+	local e=$1 s rep rc t0 t1 t2 t3
+	t0=$(now_ms)
 	cp base.img rep.img
 	rep=$(losetup -f --show rep.img) && assert_blk "$rep"
 	lwreplay "$logd" replay "$rep" "$e" > /dev/null || fail "lwreplay replay $e"
 	s=$(lw_last_sync list.txt "$e")
+	t1=$(now_ms)
 	vxts open pr "$rep" --key-file "$ONLINE_KEK" > open.out 2> open.err
 	rc=$?
+	t2=$(now_ms)
 	if [ "$rc" -eq 8 ]; then
 		# cut before the header existed: the disk is the plaintext
 		echo "   cut at $e/$n: no header yet (sync s$s)"
@@ -80,6 +83,7 @@ cut_one() { # <entries>
 	vxwriter check /dev/mapper/pr w.log -b "$BLOCKS" -S "$SEED" -i init.img -s "$s" ||
 		fail "cut at entry $e: synced writes lost or data damaged after vxts open"
 	dev_sum /dev/mapper/pr $((DATA_MIB << 20)) > before.sum
+	t3=$(now_ms)
 	if grep -q 'in progress' open.out && [ "$resumed" = 0 ]; then
 		# finish online once (slow under TCG: windows sized for 10 ms holds)
 		resumed=1
@@ -101,6 +105,7 @@ cut_one() { # <entries>
 		fail "cut at $e: after finishing, dm-crypt reads other plaintext than vxts read after the cut"
 	dm_down dcr
 	losetup -d "$rep"
+	echo "   ms: replay $((t1 - t0)), open $((t2 - t1)), check $((t3 - t2)), finish+dm-crypt $(($(now_ms) - t3))"
 	cuts=$((cuts + 1))
 	bytes=$((bytes + (DATA_MIB << 20)))
 }
