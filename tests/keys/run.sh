@@ -439,6 +439,30 @@ t_tampered_headers() {
 	expect_rc 3 "damaged continuation entry" || return 1
 }
 
+# ---- option bounds ------------------------------------------------------------
+
+# The CLI takes exactly the Argon2 costs the library will store and read back
+# (keyslot.h VXTS_ARGON2_*): one above refused as usage, the maximum accepted.
+t_argon2_bounds() {
+	local img=$work/a2.img a
+	mkimg "$img" 2
+	printf 'argon2-bounds-pass\n' > "$work/a2.pass"
+	for a in "--argon2-time 65" "--argon2-parallel 17" "--argon2-memory 4194305"; do
+		# shellcheck disable=SC2086
+		vx format "$img" --header "$work/a2.hdr" --yes --passphrase-file "$work/a2.pass" $a
+		expect_rc 2 "format $a" || return 1
+		expect_err "invalid ${a%% *} .*(from 1 to|from 8 to)" "format $a" || return 1
+		[ ! -e "$work/a2.hdr" ] || { why="$a wrote a header"; return 1; }
+	done
+	vx format "$img" --header "$work/a2.hdr" --yes --passphrase-file "$work/a2.pass" \
+		--argon2-time 64 --argon2-parallel 16 --argon2-memory 128
+	expect_rc 0 "format at the largest time and lanes" || return 1
+	vx keyslot list "$img" --header "$work/a2.hdr" --json
+	grep -q '"type":"passphrase"' "$work/out" || { why="no passphrase slot: $(cat "$work/out")"; return 1; }
+	vx_key "$img" --header "$work/a2.hdr" --passphrase-file "$work/a2.pass"
+	[ -n "$volume_key" ] || { why="the slot written at the limits does not open: $(cat "$work/err")"; return 1; }
+}
+
 # ---- secrets stay out of argv, environment and output -----------------------
 
 t_no_key_in_proc() {
@@ -481,7 +505,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do

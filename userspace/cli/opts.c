@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keyslot.h"
 
 const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_PKCS11_URI] = { "pkcs11-uri", "URI",
@@ -217,11 +218,14 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 	case OPT_INTERVAL: r = cli_opts_u32(name, arg, 0, 60000, &o->interval_ms); break;
 	case OPT_THREADS: r = cli_opts_u32(name, arg, 1, 256, &o->threads); break;
 	case OPT_ARGON2_MEMORY:
-		r = cli_opts_u32(name, arg, 8, 4U << 20, &o->argon2_memory);
+		r = cli_opts_u32(name, arg, VXTS_ARGON2_M_MIN_KIB, VXTS_ARGON2_M_MAX_KIB,
+				 &o->argon2_memory);
 		break;
-	case OPT_ARGON2_TIME: r = cli_opts_u32(name, arg, 1, 1000, &o->argon2_time); break;
+	case OPT_ARGON2_TIME:
+		r = cli_opts_u32(name, arg, 1, VXTS_ARGON2_T_MAX, &o->argon2_time);
+		break;
 	case OPT_ARGON2_PARALLEL:
-		r = cli_opts_u32(name, arg, 1, 64, &o->argon2_parallel);
+		r = cli_opts_u32(name, arg, 1, VXTS_ARGON2_P_MAX, &o->argon2_parallel);
 		break;
 	case OPT_SLOT:
 		r = cli_opts_u32(name, arg, 0, 7, &u);

@@ -77,10 +77,10 @@ enum {
 				 (VXTS_KS_MAX_ENTRIES - 1) * VXTS_KS_CONT_STREAM)
 #define VXTS_KS_BLOB_MAX	(VXTS_KS_STREAM_MAX - 32 - 1)
 
-/* Limits on stored Argon2 costs: a forged slot must not make us eat RAM. */
-#define VXTS_KS_T_MAX		64
-#define VXTS_KS_M_MAX_KIB	(4u << 20)	/* 4 GiB */
-#define VXTS_KS_P_MAX		16
+/* Limits on stored Argon2 costs: keyslot.h, shared with the CLI. */
+#define VXTS_KS_T_MAX		VXTS_ARGON2_T_MAX
+#define VXTS_KS_M_MAX_KIB	VXTS_ARGON2_M_MAX_KIB
+#define VXTS_KS_P_MAX		VXTS_ARGON2_P_MAX
 
 /* Everything secret that a seal or open handles, in one locked page. */
 struct vxts_ks_secrets {

@@ -81,6 +81,14 @@ struct vxts_argon2_params {
 #define VXTS_ARGON2_M_COST_KIB 262144
 #define VXTS_ARGON2_PARALLELISM 2
 
+/* The costs a slot may store and the CLI accepts (a forged slot must not make
+ * us eat RAM or time; one set of limits for both so a slot vxts writes is
+ * always one it reads back). m_cost_kib must also be >= 8 * parallelism. */
+#define VXTS_ARGON2_T_MAX	64
+#define VXTS_ARGON2_M_MIN_KIB	8
+#define VXTS_ARGON2_M_MAX_KIB	(4u << 20)	/* 4 GiB */
+#define VXTS_ARGON2_P_MAX	16
+
 /*
  * key-file KEK = HKDF-SHA256(file bytes, slot salt, "vxts keyfile kek v1");
  * passphrase KEK = Argon2id(passphrase, slot salt, params stored in the slot);
