@@ -302,6 +302,30 @@ t_kms_seal_verified() {
 	expect_rc 0 "the same with a working helper" || return 1
 }
 
+# vxts-kms-azure only hands az a key id that is a Key Vault key version: the
+# id comes from an unauthenticated header. A fake az in PATH records calls.
+t_azure_key_id() {
+	local az=$work/azbin good bad kid
+	mkdir -p "$az"
+	printf '#!/bin/sh\necho "$*" >> %s/az.calls\necho QUJDRA\n' "$work" > "$az/az"
+	chmod +x "$az/az"
+	good=https://myvault.vault.azure.net/keys/disk-kek/0123456789abcdef0123456789abcdef
+	for kid in 'https://evil.example/k?.vault.azure.net/keys/a/b' \
+		   'https://evil.example/x.vault.azure.net/keys/a/0123456789abcdef0123456789abcdef' \
+		   "$good/../../x" "${good}0" 'https://a.vault.azure.net.evil.example/keys/a/0123456789abcdef0123456789abcdef'; do
+		rm -f "$work/az.calls"
+		printf '{"op":"unwrap","key_id":"%s","alg":"RSA-OAEP-256","data":"AAAA"}' "$kid" |
+			PATH=$az:$PATH "$top/examples/kms/vxts-kms-azure" > "$work/az.out" 2>&1
+		grep -q '"error":"key id must be' "$work/az.out" ||
+			{ why="key id $kid accepted: $(cat "$work/az.out")"; return 1; }
+		[ ! -e "$work/az.calls" ] || { why="az called for $kid"; return 1; }
+	done
+	printf '{"op":"unwrap","key_id":"%s","alg":"RSA-OAEP-256","data":"AAAA"}' "$good" |
+		PATH=$az:$PATH "$top/examples/kms/vxts-kms-azure" > "$work/az.out" 2>&1
+	grep -q '"data":"QUJDRA=="' "$work/az.out" && grep -q -- "--id $good " "$work/az.calls" ||
+		{ why="a real key version refused: $(cat "$work/az.out")"; return 1; }
+}
+
 # ---- rotation under SIGKILL -------------------------------------------------
 
 t_rotate_sigkill() {
@@ -505,7 +529,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified azure_key_id argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do
