@@ -134,7 +134,7 @@ vm_charts() { # <json> <dir>
 	done
 	t=$(jq -r '"\(.accelerator), \(.guest.kernel), median of \(.params.repeat)"' "$1")
 	bars "$2/.kernel-mb_s.dat" "$2/kernel-throughput.png" "Kernel path: MB/s per workload ($t)" "MB/s (log scale)" log || r=1
-	bars "$2/.kernel-cpu_s_per_gib.dat" "$2/kernel-cpu.png" "Kernel path: guest CPU seconds per GiB moved ($t; lower is better)" "CPU s / GiB" lin || r=1
+	bars "$2/.kernel-cpu_s_per_gib.dat" "$2/kernel-cpu.png" "Kernel path: guest CPU seconds per GiB moved ($t; lower is better)" "CPU s / GiB (log scale)" log || r=1
 	rm -f "$2"/.kernel-*.dat
 	return $r
 }
