@@ -31,12 +31,27 @@ static int cli_keyslot_open(const struct cli_opts *o, const char *verb,
 	return r;
 }
 
+/*
+ * A keyslot change whose copy 1 landed but copy 2 did not is committed (the
+ * library returns success: only the new keys open); say so, loudly.
+ */
+static void cli_keyslot_stale_warn(const struct cli_opts *o, struct vxts_volume *v)
+{
+	struct vxts_info in;
+
+	if (!vxts_info(v, &in) && in.valid_copies != 3)
+		cli_warn("%s: the change IS in effect (header copy 1), but header copy 2 "
+			 "could not be written and still holds the previous header; the next "
+			 "header update rewrites it: check the device (dmesg)", o->pos[0]);
+}
+
 static void cli_keyslot_print(const struct cli_opts *o, const char *verb,
 			      int slot, const char *what, struct vxts_volume *v)
 {
 	struct vxts_info in;
 	struct cli_json j;
 
+	cli_keyslot_stale_warn(o, v);
 	if (!o->json) {
 		printf("%s: keyslot %d %s\n", o->pos[0], slot, what);
 		return;
@@ -130,6 +145,11 @@ static int cli_recovery_add(const struct cli_opts *o, struct vxts_volume *v, int
 		r = cli_recovery_write(partial, text);
 	if (!r) {
 		cli_key_kek(&rk, &kek);
+		/*
+		 * The library reports failure only when the slot is not on disk
+		 * (a commit whose copy 1 landed is a success), so OUT.partial
+		 * can go: it holds the key of a slot that does not exist.
+		 */
 		r = vxts_keyslot_add(v, &kek, NULL, -1);
 		*slot = r;
 		r = r < 0 ? r : 0;
@@ -160,6 +180,8 @@ int cli_recovery_setup(const struct cli_opts *o, const char *verb,
 		r = cli_unlock_with(v, unlock);
 	if (!r)
 		r = cli_recovery_add(o, v, &slot);
+	if (!r)
+		cli_keyslot_stale_warn(o, v);
 	vxts_close(v);
 	if (r)
 		return cli_fail(o, verb, o->pos[0], r, cli_keyslot_errcode(r));

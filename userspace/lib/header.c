@@ -321,12 +321,34 @@ int vxts_hdr_load(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 	return -EBADMSG;
 }
 
-int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
-		    const uint8_t mac_key[32])
+/*
+ * Copy 1 after its write or sync reported an error: does it hold @buf? A
+ * write can land and still report EIO, and a sync error says nothing about
+ * what the next read (and the loader) sees. Unreadable counts as "no": the
+ * caller reports failure and the loader decides at the next open.
+ */
+static bool hdr_copy1_is(struct vxts_dev *d, uint64_t base, const uint8_t *buf)
+{
+	uint8_t *rd = aligned_alloc(4096, VXTS_HDR_COPY_SIZE);
+	bool same;
+
+	if (!rd)
+		return false;
+	same = !vxts_dev_rw(d, VXTS_IO_READ, rd, VXTS_HDR_COPY_SIZE, base) &&
+	       !memcmp(rd, buf, VXTS_HDR_COPY_SIZE);
+	free(rd);
+	return same;
+}
+
+int vxts_hdr_commit_ex(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
+		       const uint8_t mac_key[32], unsigned int *landed)
 {
 	uint8_t *buf = aligned_alloc(4096, VXTS_HDR_COPY_SIZE);
+	unsigned int n = 0;
 	int r;
 
+	if (landed)
+		*landed = 0;
 	if (!buf)
 		return -ENOMEM;
 	h->seq++;
@@ -338,9 +360,26 @@ int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 				base + (uint64_t)i * VXTS_HDR_COPY_SIZE);
 		if (!r)
 			r = vxts_dev_sync(d);
+		if (!r)
+			n = i + 1;
 	}
+	/*
+	 * Copy 1 failed: it may still hold the new state (the write landed,
+	 * the error came after). What the loader would pick decides; copy 2
+	 * was not touched, so "not landed" means the old state is live.
+	 */
+	if (r && n == 0 && landed && hdr_copy1_is(d, base, buf))
+		n = 1;
 	free(buf);
+	if (landed)
+		*landed = n;
 	return r;
+}
+
+int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
+		    const uint8_t mac_key[32])
+{
+	return vxts_hdr_commit_ex(d, base, h, mac_key, NULL);
 }
 
 /* Highest seq of a valid copy in @buf (both copies), 0 if none. */

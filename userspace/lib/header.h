@@ -128,6 +128,15 @@ int vxts_hdr_commit(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
 		    const uint8_t mac_key[32]);
 
 /*
+ * vxts_hdr_commit() that also says how far it got: *@landed = copies that
+ * hold the new state, 0, 1 or 2 (after an error, copy 1 is read back). With
+ * 1 or 2 the new state is the one the loader picks (it outranks copy 2 by
+ * seq), whatever the return value: the caller must treat it as committed.
+ */
+int vxts_hdr_commit_ex(struct vxts_dev *d, uint64_t base, struct vxts_header *h,
+		       const uint8_t mac_key[32], unsigned int *landed);
+
+/*
  * Makes both copies hold @h (the state the caller runs from: the newest
  * valid copy when it was just loaded) unless they already do. A crash can
  * leave the copies naming different windows; the next window's record then

@@ -809,10 +809,50 @@ int vxts_recover(struct vxts_volume *v)
 
 /* ---- keyslots ------------------------------------------------------------------- */
 
+/*
+ * The commit of a keyslot change. Copy 1 written and synced (or read back
+ * holding the new state after an error) IS the commit: the loader picks it
+ * over copy 2 by seq, so only the new slots open from then on. Reporting a
+ * failure then, and restoring the old slots in memory, would tell the user
+ * the old KEK still works when it does not (and make the CLI delete the key
+ * file of a committed recovery slot). So:
+ *   - nothing landed: -errno, and @saved (the header before the change) is
+ *     put back in memory; the old state is live on disk;
+ *   - copy 1 landed, copy 2 failed: 0; v->load.valid says copy 2 is stale
+ *     (vxts_info() valid_copies == 1), the CLI warns; copy 2 still holds the
+ *     previous header, authentic but outranked, until the next header update
+ *     rewrites both copies. A crash at any step leaves one of the two states
+ *     whole (see vxts_hdr_commit).
+ */
+/* The header before a keyslot change, in locked memory (it holds wrapped DEKs). */
+static struct vxts_header *vol_save_header(struct vxts_volume *v)
+{
+	struct vxts_header *saved = vxts_secure_alloc(sizeof(*saved));
+
+	if (saved)
+		*saved = v->h;
+	return saved;
+}
+
+static int vol_commit_slots(struct vxts_volume *v, const struct vxts_header *saved)
+{
+	unsigned int landed = 0;
+	int r = vxts_hdr_commit_ex(v->hdr, v->hdr_base, &v->h, v->keys->mac_cur, &landed);
+
+	if (landed) {
+		v->load.valid = landed == 2 ? 3 : 1;
+		return 0;
+	}
+	v->h = *saved;
+	return vxts_err(r, "writing the header to %s failed (%d): nothing changed, the "
+			"keys that opened the volume before still do", v->hdr->name, r);
+}
+
+
 int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		     const struct vxts_argon2_params *p, int slot)
 {
-	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
+	struct vxts_header *saved;
 	int r;
 
 	vxts_err_clear();
@@ -823,7 +863,9 @@ int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		return vxts_err(-EBUSY, "a re-key is in progress: add keys after it completes");
 	if (slot >= VXTS_KEYSLOTS || slot < -1)
 		return vxts_err(-EINVAL, "keyslot %d: slots are 0..%d", slot, VXTS_KEYSLOTS - 1);
-	memcpy(saved, v->h.slots, sizeof(saved));
+	saved = vol_save_header(v);
+	if (!saved)
+		return -ENOMEM;
 	r = vxts_keyslot_table_seal(v->h.slots, slot, kek, p, v->keys->cur, VXTS_KEY_BYTES,
 				    v->h.key_id);
 	if (r == -ENOSPC)
@@ -836,17 +878,17 @@ int vxts_keyslot_add(struct vxts_volume *v, const struct vxts_kek *kek,
 		vxts_err(r, "cannot seal keyslot %d (%d)", slot, r);
 	slot = r;
 	if (r >= 0)
-		r = vol_commit(v);
-	if (r < 0)
-		memcpy(v->h.slots, saved, sizeof(saved));
-	vxts_wipe(saved, sizeof(saved));
+		r = vol_commit_slots(v, saved);
+	else
+		v->h = *saved;
+	vxts_secure_free(saved, sizeof(*saved));
 	return r < 0 ? r : slot;
 }
 
 int vxts_keyslot_remove(struct vxts_volume *v, int slot)
 {
 	struct vxts_keyslot_info ki, kj;
-	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
+	struct vxts_header *saved;
 	int same = 0, r;
 
 	vxts_err_clear();
@@ -865,11 +907,12 @@ int vxts_keyslot_remove(struct vxts_volume *v, int slot)
 	if (same == 1)
 		return vxts_err(-EPERM, "keyslot %d is the last one holding its volume key: "
 				"add another key first (key lost = data lost)", slot);
-	memcpy(saved, v->h.slots, sizeof(saved));
+	saved = vol_save_header(v);
+	if (!saved)
+		return -ENOMEM;
 	vxts_keyslot_table_clear(v->h.slots, slot);
-	r = vol_commit(v);
-	if (r)
-		memcpy(v->h.slots, saved, sizeof(saved));
+	r = vol_commit_slots(v, saved);
+	vxts_secure_free(saved, sizeof(*saved));
 	return r;
 }
 
@@ -884,7 +927,7 @@ int vxts_keyslot_remove(struct vxts_volume *v, int slot)
 int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *kek,
 			const struct vxts_argon2_params *p)
 {
-	uint8_t saved[VXTS_KEYSLOTS][VXTS_KEYSLOT_SIZE];
+	struct vxts_header *saved;
 	struct vxts_keyslot_info ki;
 	int r;
 
@@ -901,7 +944,9 @@ int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *
 				slot);
 	if (ki.key_id != v->h.key_id)
 		return vxts_err(-EINVAL, "keyslot %d does not hold the current volume key", slot);
-	memcpy(saved, v->h.slots, sizeof(saved));
+	saved = vol_save_header(v);
+	if (!saved)
+		return -ENOMEM;
 	vxts_keyslot_table_clear(v->h.slots, slot);
 	r = vxts_keyslot_table_seal(v->h.slots, -1, kek, p, v->keys->cur, VXTS_KEY_BYTES,
 				    v->h.key_id);
@@ -912,10 +957,10 @@ int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *
 		vxts_err(r, "cannot seal the new keyslot (%d)", r);
 	slot = r;
 	if (r >= 0)
-		r = vol_commit(v);
-	if (r < 0)
-		memcpy(v->h.slots, saved, sizeof(saved));
-	vxts_wipe(saved, sizeof(saved));
+		r = vol_commit_slots(v, saved);
+	else
+		v->h = *saved;
+	vxts_secure_free(saved, sizeof(*saved));
 	return r < 0 ? r : slot;
 }
 
