@@ -19,7 +19,8 @@ rand_file p.bin $((len * 512))
 rand_file q.bin 65536
 dev_zero /dev/ram0
 dev_write /dev/ram0 p.bin
-tbl "$VX" "$hex" 0 /dev/ram0 0 "$len" sector_size:4096 convert:encrypt:0 > vx.tbl
+tbl "$VX" "$hex" 0 /dev/ram0 0 "$len" sector_size:4096 convert:encrypt:0 \
+	allow_discards > vx.tbl
 dm_up vx vx.tbl
 tbl crypt "$hex" 0 /dev/ram0 0 "$len" sector_size:4096 > dc.tbl
 dm_up dc dc.tbl
@@ -69,6 +70,9 @@ timeout 10 dd if=/dev/mapper/vx of=o.bin bs=64k iflag=direct,skip_bytes \
 p_at 4194304 65536 | cmp -s - o.bin || fail "read outside the window: wrong data"
 dd if=q.bin of=/dev/mapper/vx bs=64k oflag=direct,seek_bytes seek=6291456 \
 	status=none || fail "write outside the window did not complete"
+# An empty flush never waits on the window (held writes are not complete).
+timeout 10 dd if=/dev/null of=/dev/mapper/vx conv=fsync status=none ||
+	fail "a flush waited on the held window"
 
 step "refused and idempotent messages while held"
 dm_msg vx hold 0 "$win" || fail "repeated hold of the same window refused"
@@ -133,6 +137,23 @@ convert_by_hand "$win" $((2 * win))
 dm_msg vx advance $((2 * win)) || fail "advance after noflush suspend"
 wait_done "$rpid" 10 "read after advance"
 p_at 1048576 65536 | cmp -s - r3.bin || fail "requeued read returned wrong data"
+
+step "discards: one touching the window waits whole, others pass"
+if [ "$(cat "$(dm_queue vx)/discard_max_bytes")" -gt 0 ]; then
+	dm_msg vx hold $((2 * win)) $((3 * win)) || fail "hold refused"
+	# blkdiscard opens O_EXCL, so the one outside the window goes first.
+	timeout 10 blkdiscard -o 7340032 -l 65536 /dev/mapper/vx ||
+		fail "a discard outside the window did not complete"
+	# 64 KiB each side of the window's lower edge (fio rewrites it all later).
+	blkdiscard -o $((2 * win * 512 - 65536)) -l 131072 /dev/mapper/vx &
+	dpid=$!
+	assert_blocked "$dpid" 1 "discard touching the held window"
+	assert_field vx held 1 "the discard waits whole"
+	dm_msg vx release || fail "release refused"
+	wait_done "$dpid" 10 "discard after release"
+else
+	echo "   (no discard support below: skipped)"
+fi
 
 step "hold latency while fio verifies and the rest is converted window by window"
 cat > j.fio <<JOB
