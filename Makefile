@@ -8,7 +8,7 @@
 #   make modules-6.1  check that the module still builds against bookworm's 6.1
 #   make demo         the main job on an embedded default (see README)
 #   make bench        side-by-side benchmarks, ~35 min; results in docs/benchmarks/
-#                     (BENCH_SHORT=1: ~2 min smoke run into build/bench/; see bench/README.md)
+#                     (BENCH_SHORT=1: smoke run, ~4 min on a loaded machine; see bench/README.md)
 #   make test-bench   the smoke run plus checks of its output (tests/bench)
 
 SHELL := /bin/bash
