@@ -24,8 +24,9 @@ HDR="--header hdr"
 HOLD="--max-hold-ms 40"
 MNT=/mnt/ofs
 mkdir -p "$MNT"
-# On any exit: unmount, so the harness can remove the mappings afterwards.
-trap 'umount "$MNT" 2> /dev/null' EXIT
+# On any exit: stop the writer and a converter still running, unmount, so
+# the harness can remove the mappings afterwards.
+trap 'touch mir.stop; kill ${WRITER_PID:-} ${ONLINE_PID:-} 2> /dev/null; sleep 1; umount "$MNT" 2> /dev/null' EXIT
 VERIFIED_KIB=0
 
 mkfs_of() { # <fs> <dev>
@@ -94,12 +95,12 @@ for fs in ext4 xfs; do
 	fs_writer_start "$MNT" mir
 	sleep 1
 	if kill -0 "$enc" 2> /dev/null && [ -n "$(dm_field of convert)" ]; then
-		vxts pause of > pause.out 2>&1 || { cat pause.out; fail "vxts pause: exit $?"; }
+		vxts pause of > pause.out 2>&1 || { rc=$?; cat pause.out; fail "vxts pause: exit $rc"; }
 		b1=$(dm_boundary of)
 		[ "$(dm_field of window)" = - ] || fail "paused, but window $(dm_field of window) is held"
 		sleep 1
 		[ "$(dm_boundary of)" = "$b1" ] || fail "paused, but the boundary moved $b1 -> $(dm_boundary of)"
-		vxts resume of > resume.out 2>&1 || { cat resume.out; fail "vxts resume: exit $?"; }
+		vxts resume of > resume.out 2>&1 || { rc=$?; cat resume.out; fail "vxts resume: exit $rc"; }
 		echo "   paused at sector $b1 for 1 s ($(cat pause.out))"
 	else
 		echo "   note: encrypt finished before the pause check"

@@ -18,8 +18,9 @@ NAME=$VG-$LV
 HDR="--header hdr"
 MNT=/mnt/lv
 mkdir -p "$MNT" /mnt/lvg /run/lock/lvm
-# On any exit: unmount, so the harness can remove the mappings afterwards.
-trap 'umount "$MNT" 2> /dev/null; umount /mnt/lvg 2> /dev/null' EXIT
+# On any exit: stop the writer and the converter, unmount, so the harness
+# can remove the mappings afterwards.
+trap 'touch mir.stop; kill ${WRITER_PID:-} ${ONLINE_PID:-} 2> /dev/null; sleep 1; umount "$MNT" 2> /dev/null; umount /mnt/lvg 2> /dev/null' EXIT
 
 step "VG on /dev/ram1, a 48 MiB LV, ext4 mounted with seed files"
 lvm_q pvcreate -y /dev/ram1
