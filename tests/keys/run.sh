@@ -232,6 +232,62 @@ t_kms_timeout() {
 	! kill -0 "$(cat "$work/bad.pid")" 2> /dev/null || { why="helper left running"; return 1; }
 }
 
+# A helper whose child keeps stdout/stderr open (setsid: not in its process
+# group): the call ends when the helper exits, not when the pipes close.
+t_kms_lingering_child() {
+	local t0 k1 sp
+	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
+	mkhelper linger "setsid sleep 20 & echo \$! > $work/linger.pid; exec $KMS"
+	vx_key "$work/l.img" --header "$work/l.hdr" --kms-command "$KMS"
+	k1=$volume_key
+	t0=$SECONDS
+	vx_key "$work/l.img" --header "$work/l.hdr" --kms-command "$work/linger" --kms-timeout 15
+	elapsed=$((SECONDS - t0))
+	sp=$(cat "$work/linger.pid" 2> /dev/null)
+	[ -n "$sp" ] && kill "$sp" 2> /dev/null
+	[ -n "$sp" ] || { why="the helper did not start its child"; return 1; }
+	[ -n "$k1" ] && [ "$volume_key" = "$k1" ] ||
+		{ why="unlock through a helper with a lingering child: exit $rc: $(head -c 300 "$work/err")"; return 1; }
+	[ "$elapsed" -le 5 ] || { why="took $elapsed s: waited for the child's pipes"; return 1; }
+}
+
+# SIGTERM / SIGINT while a helper runs: the helper's group is killed, vxts
+# exits 7 (interrupted) at once, the header is unchanged.
+t_kms_signal_stops() {
+	local sig pid hp before t0 n
+	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
+	mkhelper hang "echo \$\$ > $work/hang.pid; sleep 60 & wait"
+	before=$(sha "$work/l.hdr")
+	for sig in TERM INT HUP; do
+		rm -f "$work/hang.pid"
+		# a background job of a script starts with SIGINT ignored: undo that
+		"$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+			"$VXTS" keyslot add "$work/l.img" --header "$work/l.hdr" --kms-command "$work/hang" \
+			--kms-timeout 60 --new-key-file /dev/null < /dev/null > "$work/out" 2> "$work/err" &
+		pid=$!
+		for n in $(seq 100); do [ -s "$work/hang.pid" ] && break; sleep 0.1; done
+		hp=$(cat "$work/hang.pid" 2> /dev/null)
+		[ -n "$hp" ] || { kill -9 "$pid"; why="helper never started"; return 1; }
+		t0=$SECONDS
+		kill -"$sig" "$pid"
+		wait "$pid"
+		rc=$?
+		cat "$work/out" "$work/err" >> "$all_out"
+		[ $((SECONDS - t0)) -le 5 ] || { why="SIG$sig: took $((SECONDS - t0)) s"; return 1; }
+		expect_rc 7 "SIG$sig during a KMS call" || return 1
+		expect_err "interrupted" "SIG$sig during a KMS call" || return 1
+		sleep 0.2
+		! kill -0 "$hp" 2> /dev/null || { kill -9 "$hp"; why="SIG$sig: helper left running"; return 1; }
+		# live members of the helper's group (zombies wait for a reaper)
+		if ps -e -o pgid=,stat= | awk -v g="$hp" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; then
+			why="SIG$sig: helper's child left running"
+			kill -9 -- -"$hp"
+			return 1
+		fi
+		[ "$(sha "$work/l.hdr")" = "$before" ] || { why="header changed"; return 1; }
+	done
+}
+
 t_kms_garbage() {
 	kms_bad 'cat > /dev/null; echo "hello, I am not JSON"' 16 'not \{"data"'
 }
@@ -528,7 +584,7 @@ t_no_key_in_proc() {
 # ---- run -------------------------------------------------------------------
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
-       kms_last_key_kept kms_timeout kms_garbage kms_bad_base64 kms_nonzero_exit
+       kms_last_key_kept kms_timeout kms_lingering_child kms_signal_stops kms_garbage kms_bad_base64 kms_nonzero_exit
        kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified azure_key_id argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0

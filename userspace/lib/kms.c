@@ -8,7 +8,11 @@
  * so that a helper that exits without reading cannot kill vxts with
  * SIGPIPE (send() with MSG_NOSIGNAL). stdout and stderr are read with
  * poll() against one deadline; at the deadline the helper's process group
- * is killed. The reply buffer and the request (which holds the DEK in a
+ * is killed. The call ends when the helper exits (a pidfd, or waitpid each
+ * 20 ms turn), not when its output closes: a child it left behind may keep
+ * stdout open for ever; what arrived within a short grace after the exit is
+ * the reply. SIGINT/SIGTERM/SIGHUP during a call kill the helper's group
+ * and the call returns -EINTR (the handlers in place before are chained). The reply buffer and the request (which holds the DEK in a
  * wrap) live in locked memory and are wiped.
  *
  * Nothing is written to disk here, so a crash at any point leaves the
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,7 +243,67 @@ struct kms_run {
 	size_t err_len;
 	int status;
 	bool timed_out;
+	bool exited;			/* reaped: status is its exit */
+	bool stopped;			/* a stop signal came: killed, -EINTR */
 };
+
+/* Output still arriving after the helper exited: what a slow pipe may hold. */
+#define KMS_EXIT_GRACE	0.2
+/* Without a pidfd, how often the helper's exit is checked. */
+#define KMS_TICK_MS	20
+
+/*
+ * Stop signals while a helper runs. Set by kms_on_signal(); sticky for the
+ * process (a run that was asked to stop starts no other helper), except
+ * that vxts_kms_clear_stop() re-arms it.
+ */
+static volatile sig_atomic_t kms_stop_flag;
+static const int kms_sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction kms_old_sa[3];
+static bool kms_sig_ours[3];
+
+static void kms_on_signal(int sig)
+{
+	kms_stop_flag = 1;
+	for (int i = 0; i < 3; i++)
+		if (kms_sigs[i] == sig && kms_sig_ours[i] &&
+		    !(kms_old_sa[i].sa_flags & SA_SIGINFO) &&
+		    kms_old_sa[i].sa_handler != SIG_DFL && kms_old_sa[i].sa_handler != SIG_IGN)
+			kms_old_sa[i].sa_handler(sig);	/* the CLI's: vxts_request_stop() */
+}
+
+/* For the duration of one helper call; an ignored signal stays ignored. */
+static void kms_signals(bool on)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kms_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++) {
+		if (on) {
+			kms_sig_ours[i] = false;
+			if (sigaction(kms_sigs[i], NULL, &kms_old_sa[i]) ||
+			    (!(kms_old_sa[i].sa_flags & SA_SIGINFO) &&
+			     kms_old_sa[i].sa_handler == SIG_IGN))
+				continue;
+			kms_sig_ours[i] = !sigaction(kms_sigs[i], &sa, NULL);
+		} else if (kms_sig_ours[i]) {
+			sigaction(kms_sigs[i], &kms_old_sa[i], NULL);
+			kms_sig_ours[i] = false;
+		}
+	}
+}
+
+void vxts_kms_request_stop(void)
+{
+	kms_stop_flag = 1;
+}
+
+void vxts_kms_clear_stop(void)
+{
+	kms_stop_flag = 0;
+}
 
 static double kms_now(void)
 {
@@ -328,22 +393,55 @@ static int kms_drain(struct kms_run *k, int fd)
 	return 1;
 }
 
-/* Sends @req, collects stdout/stderr until both close or the deadline. */
+/* Has the helper exited? Reaps it once (its pid is not ours to kill after). */
+static bool kms_exited(struct kms_run *k)
+{
+	if (!k->exited && waitpid(k->pid, &k->status, WNOHANG) == k->pid)
+		k->exited = true;
+	return k->exited;
+}
+
+/*
+ * Sends @req and collects stdout/stderr until both close, the helper exited
+ * (plus KMS_EXIT_GRACE for output in flight), the deadline, or a stop signal.
+ */
 static void kms_pump(struct kms_run *k, const char *req, size_t req_len, double deadline)
 {
+	int pidfd = (int)syscall(SYS_pidfd_open, k->pid, 0);
+	double end = deadline;
 	size_t sent = 0;
 
 	while (k->out >= 0 || k->err >= 0) {
-		struct pollfd pf[3] = { { k->out, POLLIN, 0 }, { k->err, POLLIN, 0 },
-					{ k->in, POLLOUT, 0 } };
-		double left = deadline - kms_now();
+		struct pollfd pf[4] = { { k->out, POLLIN, 0 }, { k->err, POLLIN, 0 },
+					{ k->in, POLLOUT, 0 }, { pidfd, POLLIN, 0 } };
+		double left;
+		int ms;
 
-		if (left <= 0) {
-			k->timed_out = true;
-			return;
+		if (kms_stop_flag) {
+			k->stopped = true;
+			break;
 		}
-		if (poll(pf, 3, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			return;
+		if (!k->exited && kms_exited(k)) {
+			end = kms_now() + KMS_EXIT_GRACE < deadline ? kms_now() + KMS_EXIT_GRACE
+								    : deadline;
+			if (pidfd >= 0)
+				close(pidfd);
+			pidfd = -1;
+			pf[3].fd = -1;
+		}
+		left = end - kms_now();
+		if (left <= 0) {
+			k->timed_out = !k->exited;
+			break;
+		}
+		ms = (int)(left * 1000) + 1;
+		if (!k->exited && pidfd < 0 && ms > KMS_TICK_MS)
+			ms = KMS_TICK_MS;
+		if (poll(pf, 4, ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
 		if (k->in >= 0 && (pf[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t n = send(k->in, req + sent, req_len - sent, MSG_NOSIGNAL);
 
@@ -364,29 +462,35 @@ static void kms_pump(struct kms_run *k, const char *req, size_t req_len, double 
 			}
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 }
 
-/* The helper closed its output; give it until the deadline to exit. */
+/*
+ * The helper closed its output (or exited): give it until the deadline to
+ * exit. Timed out or stopped: its process group is killed and reaped.
+ */
 static void kms_reap(struct kms_run *k, double deadline)
 {
 	const struct timespec tick = { 0, 10 * 1000000L };
 
-	while (!k->timed_out) {
-		pid_t w = waitpid(k->pid, &k->status, WNOHANG);
-
-		if (w == k->pid)
+	while (!k->timed_out && !k->stopped) {
+		if (kms_exited(k))
 			return;
-		if (w < 0 && errno != EINTR)
-			return;
-		if (kms_now() >= deadline)
+		if (kms_stop_flag)
+			k->stopped = true;
+		else if (kms_now() >= deadline)
 			k->timed_out = true;
 		else
 			nanosleep(&tick, NULL);
 	}
+	if (k->exited)
+		return;
 	kill(-k->pid, SIGKILL);
 	kill(k->pid, SIGKILL);
 	while (waitpid(k->pid, &k->status, 0) < 0 && errno == EINTR)
 		;
+	k->exited = true;
 }
 
 static void kms_close_fds(struct kms_run *k)
@@ -412,6 +516,9 @@ static const char *kms_stderr(struct kms_run *k)
 
 static int kms_verdict(struct kms_run *k, const char *op, unsigned int ms)
 {
+	if (k->stopped)
+		return vxts_err(-EINTR, "interrupted: KMS helper %s was stopped during %s; "
+				"nothing was written", k->cmd, op);
 	if (k->timed_out)
 		return vxts_err(-ETIMEDOUT, "KMS helper %s did not answer the %s request within "
 				"%u.%03u s and was killed: check the helper and its vault, or "
@@ -440,11 +547,17 @@ static int kms_run(struct kms_run *k, const char *req, size_t req_len, const cha
 	if (!k->cmd || k->cmd[0] != '/')
 		return vxts_err(-ECOMM, "KMS helper '%s': give an absolute path (no shell, no "
 				"PATH search)", k->cmd ? k->cmd : "");
+	if (kms_stop_flag)
+		return vxts_err(-EINTR, "interrupted: KMS helper %s not started", k->cmd);
+	kms_signals(true);
 	r = kms_spawn(k);
-	if (r)
+	if (r) {
+		kms_signals(false);
 		return vxts_err(-ECOMM, "cannot start KMS helper %s (%d)", k->cmd, r);
+	}
 	kms_pump(k, req, req_len, deadline);
 	kms_reap(k, deadline);
+	kms_signals(false);
 	kms_close_fds(k);
 	return kms_verdict(k, op, ms);
 }

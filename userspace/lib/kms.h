@@ -36,6 +36,15 @@ int vxts_kms_unwrap(const struct vxts_kek *kek, const char *key_id, const char *
 		    size_t *key_len);
 
 /*
+ * Stop the helper call in progress (its process group is killed, the call
+ * returns -EINTR) and start no other; async-signal-safe. SIGINT, SIGTERM
+ * and SIGHUP do this by themselves while a helper runs (chaining to the
+ * handler installed before). vxts_kms_clear_stop() re-arms.
+ */
+void vxts_kms_request_stop(void);
+void vxts_kms_clear_stop(void);
+
+/*
  * The reply parser alone (tests, fuzzer): one flat JSON object with a string
  * "data" or "error" member (exactly one of them). @data and @scratch hold
  * @len + 1 bytes. 0 (*is_error says which), or -EPROTO.

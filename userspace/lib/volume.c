@@ -531,7 +531,7 @@ static int vol_try_slots(struct vxts_volume *v, const struct vxts_kek *kek, int 
 		/* A token or KMS helper failure says more than "wrong key". */
 		if (vxts_keyslot_provider_error(r))
 			provider_r = r;
-		if (r == -EKEYREJECTED)
+		if (r == -EKEYREJECTED || r == -EINTR)
 			break;		/* wrong PIN: another try could lock the token */
 		if (r || len != VXTS_KEY_BYTES)
 			continue;
@@ -545,7 +545,7 @@ static int vol_try_slots(struct vxts_volume *v, const struct vxts_kek *kek, int 
 		}
 	}
 	vxts_secure_free(key, VXTS_KEY_BYTES);
-	if (r == -ENOMEM)
+	if (r == -ENOMEM || r == -EINTR)	/* -EINTR: stopped by a signal */
 		return r;
 	return !*opened && provider_r ? provider_r : 0;
 }
