@@ -389,8 +389,11 @@ static int conv_passes_run(struct conv *c, struct conv_pass *p, int np)
 		}
 		if (s.inflight)
 			conv_submit_reap(c, d, &s);
-		else if (s.jobs)
-			conv_job_done(c, &s, vxts_pool_pop_done(c->pool, true));
+		else if (s.jobs) {
+			/* Do a queued job rather than sleep until a worker ran it. */
+			if (!vxts_pool_run_one(c->pool, c->nthreads))
+				conv_job_done(c, &s, vxts_pool_pop_done(c->pool, true));
+		}
 		else if (s.rh == s.rt && conv_all_started(p, np))
 			break;
 	}

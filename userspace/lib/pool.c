@@ -82,6 +82,22 @@ void vxts_pool_push(struct vxts_pool *p, struct vxts_job *job)
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool vxts_pool_run_one(struct vxts_pool *p, unsigned int worker)
+{
+	struct vxts_job *j;
+
+	pthread_mutex_lock(&p->lock);
+	j = pool_fifo_pop(&p->todo);
+	pthread_mutex_unlock(&p->lock);
+	if (!j)
+		return false;
+	j->r = j->fn(j, worker);
+	pthread_mutex_lock(&p->lock);
+	pool_fifo_push(&p->done, j);
+	pthread_mutex_unlock(&p->lock);
+	return true;
+}
+
 struct vxts_job *vxts_pool_pop_done(struct vxts_pool *p, bool wait)
 {
 	struct vxts_job *j;

@@ -22,6 +22,14 @@ struct vxts_pool;
 
 int vxts_pool_new(unsigned int n, struct vxts_pool **out);
 void vxts_pool_push(struct vxts_pool *p, struct vxts_job *job);
+/*
+ * Runs the oldest queued job on the calling thread as worker @worker (an
+ * index the caller owns: the engine passes n, its own cipher set) and puts
+ * it on the done list; false if nothing was queued. The engine calls it
+ * instead of sleeping: on a loaded machine a sleeping hand-off waits for a
+ * worker to be scheduled, the caller's own time slice does the job now.
+ */
+bool vxts_pool_run_one(struct vxts_pool *p, unsigned int worker);
 /* A finished job (FIFO of completion), or NULL when none is ready and !wait. */
 struct vxts_job *vxts_pool_pop_done(struct vxts_pool *p, bool wait);
 /* Joins the workers; every pushed job must have been popped. */
