@@ -10,7 +10,8 @@
  *     same bytes and fields (the codec is a bijection on valid copies);
  *   - every keyslot entry through vxts_keyslot_info() alone and through
  *     vxts_keyslot_table_info() in its table: a continuation must name a
- *     head before it, a span must stay inside the table;
+ *     head before it that spans it, a span must stay inside the table, an
+ *     entry refused is reported damaged;
  *   - key-file and recovery slots are opened with a fixed key (HKDF + RFC
  *     5649 unwrap + MAC on attacker bytes); passphrase slots are not opened
  *     (Argon2 costs are the parser's to bound, checked via info), external
@@ -53,15 +54,24 @@ static void fz_slots(const struct vxts_header *h)
 
 		if (r2 == 0 && ti.in_use) {
 			fz_check(ti.entries >= 1 && ti.entries <= VXTS_KS_MAX_ENTRIES);
-			if (ti.type == VXTS_KEK_CONT)
+			if (ti.type == VXTS_KEK_CONT) {
+				struct vxts_keyslot_info hi;
+
+				/* a continuation is only valid through its head */
 				fz_check(ti.head >= 0 && ti.head < i);
-			else
+				fz_check(vxts_keyslot_table_info(h->slots, ti.head, &hi) == 0);
+				fz_check(hi.in_use && hi.type != VXTS_KEK_CONT &&
+					 hi.entries == ti.entries &&
+					 ti.head + (int)hi.entries > i);
+			} else
 				fz_check(i + (int)ti.entries <= VXTS_KEYSLOTS);
 			fz_check(strlen(ti.ref) <= VXTS_KS_REF_MAX);
 		}
 		/* the table can only be stricter than the entry alone */
 		if (r1 != 0)
 			fz_check(r2 != 0 || !ti.in_use || ti.type == VXTS_KEK_CONT);
+		/* an entry that does not parse is damaged (removable), never "empty" */
+		fz_check(!r2 || (ti.damaged && !ti.in_use));
 		if (r2 || !ti.in_use)
 			continue;
 		if (ti.type == VXTS_KEK_PASSPHRASE) {

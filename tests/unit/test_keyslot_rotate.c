@@ -247,6 +247,14 @@ static void r_fix(uint8_t *e)
 	assert_int_equal(vxts_sha256(e + 224, e, 224), 0);
 }
 
+static bool vxts_ks_zero(const uint8_t *e)
+{
+	for (int i = 0; i < VXTS_KEYSLOT_SIZE; i++)
+		if (e[i])
+			return false;
+	return true;
+}
+
 static void r_two_entry(vxts_slot_table t)
 {
 	memset(t, 0, sizeof(vxts_slot_table));
@@ -311,6 +319,89 @@ static void multi_entry_slots(void **state)
 		assert_int_equal(vxts_keyslot_table_info(t, i, &ki), 0);
 		assert_false(ki.in_use);
 	}
+}
+
+/*
+ * Continuations are judged through their head: an orphan (head cleared,
+ * damaged, of another kind, or of another span) is damaged, not "part of a
+ * slot", and clears alone. On a volume: a damaged entry can be removed and
+ * never counts as a holder of the key (the last good slot stays).
+ */
+static void orphan_and_damaged_entries(void **state)
+{
+	struct vxts_format_opts o = { 0 };
+	struct vxts_keyslot_info ki;
+	struct vxts_volume *v;
+	vxts_slot_table t;
+	struct fx f;
+
+	/* head cleared: the continuation is an orphan */
+	r_two_entry(t);
+	memset(t[2], 0, 256);
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	assert_false(ki.in_use);
+	assert_int_equal(vxts_keyslot_table_clear(t, 3), 0);
+	assert_false(vxts_keyslot_table_info(t, 3, &ki) || ki.in_use || ki.damaged);
+	/* the head's span disagrees with the continuation's */
+	r_two_entry(t);
+	t[3][7] = 3;
+	r_fix(t[3]);
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	assert_int_equal(vxts_keyslot_table_info(t, 2, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	/* a continuation pointing at a local slot */
+	r_two_entry(t);
+	memset(t[2], 0, 256);
+	memcpy(t[2], "VXKS", 4);
+	r_put16(t[2] + 4, 1);
+	r_put16(t[2] + 6, VXTS_KEK_KEYFILE);
+	r_fix(t[2]);
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	/* a damaged head clears alone; its continuation is then an orphan */
+	r_two_entry(t);
+	t[3][100] ^= 1;		/* continuation checksum now wrong */
+	assert_int_equal(vxts_keyslot_table_info(t, 2, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	assert_int_equal(vxts_keyslot_table_clear(t, 2), 0);
+	assert_true(vxts_ks_zero(t[2]));
+	assert_false(vxts_ks_zero(t[3]));
+	t[3][100] ^= 1;		/* a good continuation again, but headless */
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), -EINVAL);
+	assert_true(ki.damaged);
+	/* a valid continuation is still refused as a slot of its own */
+	r_two_entry(t);
+	assert_int_equal(vxts_keyslot_table_info(t, 3, &ki), 0);
+	assert_false(ki.damaged);
+	assert_int_equal(vxts_keyslot_table_clear(t, 3), -EINVAL);
+
+	/* on a volume: slot 0 the only good key, 2-3 a damaged KMS slot, 6 an orphan */
+	fx_init(&f, R_DATA, R_AREA, false, 74);
+	assert_int_equal(fx_format(&f, &o), 0);
+	assert_int_equal(fx_attach(&f, &v), 0);
+	assert_int_equal(vxts_unlock(v, &f.kek), 0);
+	r_two_entry(t);
+	t[3][100] ^= 1;
+	memcpy(v->h.slots[2], t[2], 512);
+	r_two_entry(t);
+	memcpy(v->h.slots[6], t[3], 256);
+	t[3][100] ^= 1;
+	assert_int_equal(vxts_keyslot_remove(v, 0), -EPERM);	/* 2 holds no key */
+	assert_int_equal(vxts_keyslot_remove(v, 6), 0);	/* the orphan */
+	assert_true(vxts_ks_zero(v->h.slots[6]));
+	assert_int_equal(vxts_keyslot_remove(v, 2), 0);	/* the damaged head */
+	assert_true(vxts_ks_zero(v->h.slots[2]));
+	assert_int_equal(vxts_keyslot_remove(v, 3), 0);	/* now an orphan */
+	assert_true(vxts_ks_zero(v->h.slots[3]));
+	assert_int_equal(vxts_keyslot_remove(v, 3), -ENOENT);
+	assert_int_equal(vxts_keyslot_remove(v, 0), -EPERM);
+	vxts_close(v);
+	assert_int_equal(fx_attach(&f, &v), 0);	/* committed, and authentic */
+	assert_int_equal(vxts_unlock(v, &f.kek), 0);
+	vxts_close(v);
+	fx_free(&f);
 }
 
 static void base64_codec(void **state)
@@ -383,6 +474,7 @@ int main(void)
 		cmocka_unit_test(rotate_and_remove_guards),
 		cmocka_unit_test(keyslot_commit_eio),
 		cmocka_unit_test(multi_entry_slots),
+		cmocka_unit_test(orphan_and_damaged_entries),
 		cmocka_unit_test(base64_codec),
 		cmocka_unit_test(kms_reply_parser),
 	};

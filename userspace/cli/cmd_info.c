@@ -170,7 +170,11 @@ static void cli_dump_slots_text(const struct vxts_info *in)
 		const struct vxts_keyslot_info *s = &in->slots[i];
 
 		if (!s->in_use) {
-			printf("  %d: empty\n", i);
+			if (s->damaged)
+				printf("  %d: damaged (opens nothing; `vxts keyslot remove "
+				       "--slot %d` clears it)\n", i, i);
+			else
+				printf("  %d: empty\n", i);
 			continue;
 		}
 		if (s->type == VXTS_KEK_CONT) {

@@ -791,35 +791,68 @@ int vxts_keyslot_open(const uint8_t slot[VXTS_KEYSLOT_SIZE], const struct vxts_k
 }
 
 static int vxts_ks_info_at(const uint8_t (*t)[VXTS_KEYSLOT_SIZE], int n, int i,
+			   struct vxts_keyslot_info *info);
+
+/*
+ * A continuation in a table is only what its head says it is: the head
+ * @idx entries before must parse as a whole slot that spans this entry.
+ * Otherwise it is an orphan (its head removed or damaged, or forged) and
+ * damaged, so that `keyslot remove --slot N` may clear it.
+ */
+static int vxts_ks_cont_at(const uint8_t (*t)[VXTS_KEYSLOT_SIZE], int n, int i,
+			   struct vxts_keyslot_info *info)
+{
+	struct vxts_keyslot_info hi;
+	unsigned int e;
+	int idx = vxts_ks_cont(t[i], &e);
+
+	if (idx < 0)
+		return idx;
+	if (n > 1 && (i - idx < 0 || vxts_ks_kind(t[i - idx]) != 2 ||
+		      vxts_ks_info_at(t, n, i - idx, &hi) || hi.entries != e))
+		return -EINVAL;
+	*info = (struct vxts_keyslot_info){ .in_use = true, .type = VXTS_KEK_CONT,
+					    .key_id = UINT32_MAX, .entries = e,
+					    .head = i - idx };
+	return 0;
+}
+
+static int vxts_ks_info_at(const uint8_t (*t)[VXTS_KEYSLOT_SIZE], int n, int i,
 			   struct vxts_keyslot_info *info)
 {
 	struct vxts_ks_ext *x;
-	unsigned int e;
 	int kind = vxts_ks_kind(t[i]), r;
 
 	memset(info, 0, sizeof(*info));
 	info->head = i;
-	if (kind == -ENOENT)
-		return 0;
-	if (kind == 1)
-		return vxts_ks_info_local(t[i], info);
-	if (kind == 3) {
-		r = vxts_ks_cont(t[i], &e);
-		if (r < 0)
-			return r;
-		*info = (struct vxts_keyslot_info){ .in_use = true, .type = VXTS_KEK_CONT,
-						    .key_id = UINT32_MAX, .entries = e,
-						    .head = i - r };
+	info->key_id = UINT32_MAX;
+	if (kind == -ENOENT) {
+		info->key_id = 0;
 		return 0;
 	}
-	if (kind < 0)
-		return kind;
+	/* not empty: damaged until it parses (then the fields say what it is) */
+	info->damaged = true;
+	if (kind == 1)
+		r = vxts_ks_info_local(t[i], info);
+	else if (kind == 3)
+		r = vxts_ks_cont_at(t, n, i, info);
+	else
+		r = kind;
+	if (kind != 2) {
+		info->damaged = r != 0;
+		if (r) {
+			info->in_use = false;
+			info->key_id = UINT32_MAX;
+		}
+		return r;
+	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
 	/* A single entry is judged by its head; a table by the whole slot. */
 	r = n == 1 ? vxts_ks_ext_head(t[i], x) : vxts_ks_ext_parse(t, n, i, x);
 	if (!r) {
+		info->damaged = false;
 		info->in_use = true;
 		info->type = (enum vxts_kek_type)x->type;
 		info->key_id = x->key_id;

@@ -113,6 +113,10 @@ int vxts_keyslot_open(const uint8_t slot[VXTS_KEYSLOT_SIZE], const struct vxts_k
 /* What a slot holds, without any secret. */
 struct vxts_keyslot_info {
 	bool in_use;
+	bool damaged;			/* not empty, but not a valid entry (in_use
+					 * false): a bad checksum or field, an external
+					 * head whose continuations do not match, a
+					 * continuation without its head (table only) */
 	enum vxts_kek_type type;	/* VXTS_KEK_CONT: part of the slot @head */
 	uint32_t key_id;		/* UINT32_MAX for a continuation entry */
 	struct vxts_argon2_params argon2;
@@ -122,7 +126,7 @@ struct vxts_keyslot_info {
 	char ref[VXTS_KS_REF_MAX + 1];	/* PKCS#11 URI or KMS key id, "" otherwise */
 };
 
-/* 0 (also for an empty slot: in_use false) or -EINVAL malformed slot. */
+/* 0 (also for an empty slot: in_use false) or -EINVAL malformed slot (damaged). */
 int vxts_keyslot_info(const uint8_t slot[VXTS_KEYSLOT_SIZE], struct vxts_keyslot_info *info);
 
 /* Wipes the slot to all zeroes (an empty slot). */
@@ -156,7 +160,11 @@ int vxts_keyslot_table_open(const vxts_slot_table t, int slot, const struct vxts
 int vxts_keyslot_table_info(const vxts_slot_table t, int slot,
 			    struct vxts_keyslot_info *info);
 
-/* Clears the slot headed at @slot and its continuations; -EINVAL on a continuation. */
+/*
+ * Clears the slot headed at @slot and its continuations; -EINVAL on a valid
+ * continuation (remove its head). A damaged entry (a damaged head, an orphan
+ * continuation) clears only itself: a damaged span cannot be trusted.
+ */
 int vxts_keyslot_table_clear(vxts_slot_table t, int slot);
 
 /* True for the errors of an external key provider (KMS helper, PKCS#11 token;

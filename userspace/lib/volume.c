@@ -895,16 +895,25 @@ int vxts_keyslot_remove(struct vxts_volume *v, int slot)
 	r = vol_need_unlocked(v, true);
 	if (r)
 		return r;
-	if (slot < 0 || slot >= VXTS_KEYSLOTS ||
-	    vxts_keyslot_table_info(v->h.slots, slot, &ki) || !ki.in_use)
+	if (slot < 0 || slot >= VXTS_KEYSLOTS)
 		return vxts_err(-ENOENT, "keyslot %d is not in use", slot);
-	if (ki.type == VXTS_KEK_CONT)
+	vxts_keyslot_table_info(v->h.slots, slot, &ki);
+	/*
+	 * A damaged entry (bad checksum, a head whose continuations do not
+	 * match, a continuation without its head) opens nothing: it may go
+	 * whatever else holds the key, and only that entry is cleared.
+	 */
+	if (!ki.in_use && !ki.damaged)
+		return vxts_err(-ENOENT, "keyslot %d is not in use", slot);
+	if (ki.in_use && ki.type == VXTS_KEK_CONT)
 		return vxts_err(-EINVAL, "entry %d is part of keyslot %d: remove slot %d",
 				slot, ki.head, ki.head);
-	for (int i = 0; i < VXTS_KEYSLOTS; i++)
-		if (!vxts_keyslot_info(v->h.slots[i], &kj) && kj.in_use && kj.key_id == ki.key_id)
+	/* whole slots of the table only: a damaged one holds no key */
+	for (int i = 0; ki.in_use && i < VXTS_KEYSLOTS; i++)
+		if (!vxts_keyslot_table_info(v->h.slots, i, &kj) && kj.in_use &&
+		    kj.type != VXTS_KEK_CONT && kj.key_id == ki.key_id)
 			same++;
-	if (same == 1)
+	if (ki.in_use && same == 1)
 		return vxts_err(-EPERM, "keyslot %d is the last one holding its volume key: "
 				"add another key first (key lost = data lost)", slot);
 	saved = vol_save_header(v);
