@@ -136,6 +136,7 @@ t_pkcs11_rsa_oaep_slot() {
 	vx keyslot add "$img" --header "$work/r.hdr" "${P11[@]}" \
 		--new-pkcs11-uri "pkcs11:token=vxts-test;object=kek-rsa"
 	expect_rc 0 "keyslot add (RSA key pair)" || return 1
+	expect_err "wrapped with a public key \(RSA-OAEP" "warning for a public-key KEK" || return 1
 	vx keyslot list "$img" --header "$work/r.hdr" --json
 	"$PY" - "$work/out" <<'PYEOF' || { why="RSA slot listing: $(cat "$work/out")"; return 1; }
 import json, sys
@@ -356,6 +357,13 @@ t_kms_seal_verified() {
 	vx keyslot add "$img" --header "$work/v.hdr" --key-file "$work/kv" \
 		--kms-command "$KMS" --new-kms-key-id disk-kek-v2
 	expect_rc 0 "the same with a working helper" || return 1
+	expect_err "wrapped with a public key \(RSA-OAEP-256\)" "warning for an RSA KMS KEK" || return 1
+	[ "$(grep -c 'wrapped with a public key' "$work/err")" -eq 1 ] || { why="warned more than once"; return 1; }
+	# a symmetric KEK: no warning
+	head -c 64 /dev/urandom > "$work/kv2"
+	vx keyslot add "$img" --header "$work/v.hdr" --key-file "$work/kv" --new-key-file "$work/kv2"
+	expect_rc 0 "add a key-file slot" || return 1
+	! grep -q "public key" "$work/err" || { why="warned for a key file: $(cat "$work/err")"; return 1; }
 }
 
 # vxts-kms-azure only hands az a key id that is a Key Vault key version: the

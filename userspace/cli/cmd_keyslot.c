@@ -45,6 +45,29 @@ static void cli_keyslot_stale_warn(const struct cli_opts *o, struct vxts_volume 
 			 "header update rewrites it: check the device (dmesg)", o->pos[0]);
 }
 
+/*
+ * A slot wrapped under a public key (RSA-OAEP through a token or a KMS
+ * helper): whoever holds that public key can wrap a volume key of their own
+ * and forge a header that opens with it (docs/KEYS.md, threat model). No
+ * signature scheme protects such slots; say so once, when one is made.
+ */
+static void cli_keyslot_pubkey_warn(const struct cli_opts *o, struct vxts_volume *v, int slot)
+{
+	struct vxts_info in;
+	unsigned int m;
+
+	if (slot < 0 || slot >= VXTS_KEYSLOTS || vxts_info(v, &in) || !in.slots[slot].in_use)
+		return;
+	m = in.slots[slot].mech;
+	if (m != VXTS_MECH_RSA_OAEP_256 && m != VXTS_MECH_RSA_OAEP)
+		return;
+	cli_warn("keyslot %d is wrapped with a public key (%s): anyone holding that public "
+		 "key can forge a header that opens with a volume key of their choice. "
+		 "Prefer a symmetric KEK (PKCS#11 AES-KWP, a vault-side AES key wrap), or "
+		 "pin the volume key with --expect-key-check at every unlock (docs/KEYS.md)",
+		 slot, vxts_ks_mech_name(m));
+}
+
 static void cli_keyslot_print(const struct cli_opts *o, const char *verb,
 			      int slot, const char *what, struct vxts_volume *v)
 {
@@ -240,6 +263,7 @@ int cli_cmd_keyslot_add(const struct cli_opts *o)
 		r = cli_fail(o, "keyslot add", o->pos[0], r, cli_keyslot_errcode(r));
 	} else {
 		r = 0;
+		cli_keyslot_pubkey_warn(o, v, slot);
 		cli_keyslot_print(o, "keyslot add", slot,
 				  o->recovery_key_file ? "added (recovery)" : "added", v);
 	}
@@ -265,6 +289,7 @@ int cli_cmd_keyslot_rotate(const struct cli_opts *o)
 		r = cli_fail(o, "keyslot rotate", o->pos[0], r,
 			     r == -ENOENT || r == -EINVAL ? CLI_EXIT_STATE : cli_keyslot_errcode(r));
 	} else {
+		cli_keyslot_pubkey_warn(o, v, r);
 		snprintf(what, sizeof(what), "replaced by keyslot %d", r);
 		cli_keyslot_print(o, "keyslot rotate", o->slot, what, v);
 		r = 0;
@@ -290,7 +315,7 @@ int cli_cmd_keyslot_remove(const struct cli_opts *o)
 		r = cli_fail(o, "keyslot remove", o->pos[0], r, 0);
 		goto out;
 	}
-	if (!in.slots[o->slot].in_use) {
+	if (!in.slots[o->slot].in_use && !in.slots[o->slot].damaged) {
 		cli_keyslot_print(o, "keyslot remove", o->slot, "already empty", v);
 		goto out;
 	}
