@@ -390,6 +390,74 @@ t_azure_key_id() {
 		{ why="a real key version refused: $(cat "$work/az.out")"; return 1; }
 }
 
+# The threat of public-key KEKs, and the pin against it. Anyone with the RSA
+# public key can make a header of their own (here: vxts format with the same
+# vault key, which wraps with the public half) and give it the victim's UUID,
+# re-MACed under their own volume key: it opens. --expect-key-check with the
+# value recorded from the real volume refuses it.
+t_key_check_pin() {
+	local img=$work/kc.img kc kc2 dek2 uuid
+	kms_key disk-kek-v2 3072
+	mkimg "$img" 2
+	cp "$img" "$work/kc-fake.img"
+	vx format "$img" --header "$work/kc.hdr" --yes --kms-command "$KMS" --kms-key-id disk-kek-v2
+	expect_rc 0 "format" || return 1
+	vx dump "$img" --header "$work/kc.hdr" --kms-command "$KMS" --json
+	kc=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("key_check", ""))' "$work/out")
+	uuid=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["uuid"])' "$work/out")
+	[ "${#kc}" -eq 32 ] || { why="dump --json has no key_check: $(head -c 300 "$work/out")"; return 1; }
+	vx dump "$img" --header "$work/kc.hdr" --kms-command "$KMS"
+	grep -q "^key check: *$kc\$" "$work/out" || { why="dump text lacks the key check"; return 1; }
+	# the forgery
+	vx format "$work/kc-fake.img" --header "$work/kc-forged.hdr" --yes --kms-command "$KMS" \
+		--kms-key-id disk-kek-v2
+	expect_rc 0 "forger's format" || return 1
+	vx_key "$work/kc-fake.img" --header "$work/kc-forged.hdr" --kms-command "$KMS"
+	dek2=$volume_key
+	[ -n "$dek2" ] || { why="forged header's key"; return 1; }
+	"$PY" - "$work/kc.hdr" "$work/kc-forged.hdr" "$dek2" <<'PYEOF' || { why="forging failed"; return 1; }
+import hashlib, hmac, sys
+real = open(sys.argv[1], "rb").read(8192)
+b = bytearray(open(sys.argv[2], "rb").read(8192))
+dek = bytes.fromhex(sys.argv[3])
+def hkdf(ikm, salt, info, n):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        out += t
+        i += 1
+    return out[:n]
+for base in (0, 4096):
+    b[base + 24:base + 40] = real[24:40]                    # the victim's UUID
+    mk = hkdf(dek, bytes(b[base + 256:base + 288]), b"vxts header mac v1", 32)
+    m = bytearray(b[base:base + 4064])
+    m[448:480] = bytes(32)
+    b[base + 448:base + 480] = hmac.new(mk, bytes(m), hashlib.sha256).digest()
+    b[base + 4064:base + 4096] = hashlib.sha256(bytes(b[base:base + 4064])).digest()
+open(sys.argv[2], "r+b").write(b)
+PYEOF
+	# without the pin the forged header opens (the threat is real) ...
+	vx dump "$img" --header "$work/kc-forged.hdr" --kms-command "$KMS" --json
+	expect_rc 0 "forged header, no pin" || return 1
+	kc2=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["uuid"], d["key_check"])' "$work/out")
+	[ "${kc2% *}" = "$uuid" ] || { why="forged header has not the victim's UUID: $kc2"; return 1; }
+	[ "${kc2#* }" != "$kc" ] || { why="forged header has the same key check"; return 1; }
+	# ... with it, it is refused, for every verb that unlocks
+	vx dump "$img" --header "$work/kc-forged.hdr" --kms-command "$KMS" --expect-key-check "$kc"
+	expect_rc 5 "forged header with the pin" || return 1
+	expect_err "check value is ${kc2#* }, not $kc" "forged header with the pin" || return 1
+	vx keyslot add "$img" --header "$work/kc-forged.hdr" --kms-command "$KMS" \
+		--expect-key-check "$kc" --new-key-file /dev/null
+	expect_rc 5 "keyslot add on the forged header with the pin" || return 1
+	# the real header passes its pin (any case), and a malformed pin is usage
+	vx dump "$img" --header "$work/kc.hdr" --kms-command "$KMS" \
+		--expect-key-check "$(printf '%s' "$kc" | tr a-f A-F)"
+	expect_rc 0 "real header with its pin" || return 1
+	vx dump "$img" --header "$work/kc.hdr" --kms-command "$KMS" --expect-key-check abc
+	expect_rc 2 "malformed pin" || return 1
+}
+
 # ---- rotation under SIGKILL -------------------------------------------------
 
 t_rotate_sigkill() {
@@ -593,7 +661,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_lingering_child kms_signal_stops kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified azure_key_id argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified key_check_pin azure_key_id argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do

@@ -79,6 +79,7 @@ enum cli_opt_id {
 	OPT_KMS_TIMEOUT,
 	OPT_RECOVERY_KEY_FILE,
 	OPT_USE_RECOVERY_KEY,
+	OPT_EXPECT_KEY_CHECK,
 	OPT_COUNT
 };
 
@@ -128,6 +129,7 @@ struct cli_opts {
 	uint32_t kms_timeout;		/* seconds, 0 = library default (30) */
 	const char *recovery_key_file;	/* write a new recovery key here */
 	const char *use_recovery_key;	/* unlock with the recovery key in this file */
+	const char *expect_key_check;	/* 32 hex digits: refuse any other volume key */
 	int npos;			/* positional arguments after the verb */
 	char **pos;
 };
@@ -242,6 +244,9 @@ int cli_fail(const struct cli_opts *o, const char *verb, const char *dev,
 	     int r, int code);
 int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 	     struct vxts_volume **v);
+/* --expect-key-check: 0, or -EBADMSG (message given) when @v's key differs. */
+void cli_key_check_expect(const char *hex);
+int cli_key_check_pin(struct vxts_volume *v);
 int cli_unlock(const struct cli_opts *o, struct vxts_volume *v);
 int cli_unlock_with(struct vxts_volume *v, const struct cli_key *k);
 bool cli_argon2(const struct cli_opts *o, struct vxts_argon2_params *p);

@@ -219,6 +219,8 @@ static void cli_dump_text(const struct cli_opts *o, const struct vxts_info *in)
 	       (unsigned long long)in->seq, in->valid_copies & 1 ? "1" : "",
 	       in->valid_copies == 3 ? " and " : "",
 	       in->valid_copies & 2 ? "2" : "");
+	if (in->key_check[0])
+		printf("key check:    %s\n", in->key_check);
 	cli_dump_slots_text(in);
 }
 
@@ -292,12 +294,16 @@ static int cli_dump_output(const struct cli_opts *o, struct vxts_volume *v,
 
 int cli_cmd_dump(const struct cli_opts *o)
 {
+	const uint64_t key_opts = OPT_BIT(OPT_KEY_FILE) | OPT_BIT(OPT_PASSPHRASE_FILE) |
+				  OPT_BIT(OPT_PKCS11_URI) | OPT_BIT(OPT_KMS_COMMAND) |
+				  OPT_BIT(OPT_USE_RECOVERY_KEY) | OPT_BIT(OPT_EXPECT_KEY_CHECK);
 	struct vxts_volume *v;
 	struct vxts_info in;
 	int r;
 
+	/* a key given (or a pin to check) unlocks: dump then shows key_check */
 	r = cli_open(o, "dump", false, &v);
-	if (!r && o->volume_key)
+	if (!r && (o->volume_key || (o->given & key_opts)))
 		r = cli_unlock(o, v);
 	if (!r)
 		r = vxts_info(v, &in);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -407,5 +408,40 @@ int cli_recovery_new(struct cli_key *k, char *text)
 	}
 	text[t++] = '\n';
 	text[t] = '\0';
+	return 0;
+}
+
+/* ---- --expect-key-check ----------------------------------------------------------- */
+
+/*
+ * A pin on the volume key, for the orchestrator that recorded key_check
+ * when the volume was made. With a public-key KEK anyone can forge a header
+ * that opens (the keyed MACs check out under the forger's own key); this
+ * refuses it before the CLI writes or maps anything. Not secret.
+ */
+static const char *cli_expected_kc;
+
+void cli_key_check_expect(const char *hex)
+{
+	cli_expected_kc = hex;
+}
+
+int cli_key_check_pin(struct vxts_volume *v)
+{
+	struct vxts_info in;
+	int r;
+
+	if (!cli_expected_kc)
+		return 0;
+	r = vxts_info(v, &in);
+	if (r)
+		return r;
+	if (!in.key_check[0] || strcasecmp(in.key_check, cli_expected_kc)) {
+		cli_detail("the volume key's check value is %s, not %s (--expect-key-check): "
+			   "this header opens a different volume key (forged, or re-keyed "
+			   "since the value was recorded); refusing it",
+			   in.key_check[0] ? in.key_check : "unknown", cli_expected_kc);
+		return -EBADMSG;
+	}
 	return 0;
 }

@@ -40,6 +40,8 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 		"also add a recovery keyslot; write its key to OUT (new file, 0600; - = stdout)" },
 	[OPT_USE_RECOVERY_KEY] = { "use-recovery-key", "PATH",
 		"unlock with the recovery key in PATH" },
+	[OPT_EXPECT_KEY_CHECK] = { "expect-key-check", "HEX",
+		"refuse to unlock unless the volume key's check value (dump/encrypt --json key_check) is HEX" },
 	[OPT_HELP] = { "help", NULL, "show this verb's usage and exit" },
 	[OPT_JSON] = { "json", NULL,
 		"one JSON object on stdout; progress as JSON lines on stderr" },
@@ -242,6 +244,17 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 	case OPT_KMS_TIMEOUT: r = cli_opts_u32(name, arg, 1, 3600, &o->kms_timeout); break;
 	case OPT_RECOVERY_KEY_FILE: o->recovery_key_file = arg; break;
 	case OPT_USE_RECOVERY_KEY: o->use_recovery_key = arg; break;
+	case OPT_EXPECT_KEY_CHECK:
+		if (strlen(arg) != 2 * VXTS_KEY_CHECK_BYTES ||
+		    strspn(arg, "0123456789abcdefABCDEF") != strlen(arg)) {
+			cli_err("invalid --expect-key-check '%s': %d hex digits", arg,
+				2 * VXTS_KEY_CHECK_BYTES);
+			r = -EINVAL;
+			break;
+		}
+		o->expect_key_check = arg;
+		cli_key_check_expect(arg);
+		break;
 	}
 	return r;
 }

@@ -124,9 +124,11 @@ int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 int cli_unlock_with(struct vxts_volume *v, const struct cli_key *k)
 {
 	struct vxts_kek kek;
+	int r;
 
 	cli_key_kek(k, &kek);
-	return vxts_unlock(v, &kek);
+	r = vxts_unlock(v, &kek);
+	return r ? r : cli_key_check_pin(v);
 }
 
 /* Sources the unlock key (never prompting off a TTY) and unlocks @v. */
@@ -250,6 +252,8 @@ void cli_json_info(struct cli_json *j, const struct vxts_info *in)
 		cli_json_u64(j, NULL, 2);
 	cli_json_arr_close(j);
 	cli_json_bool(j, "direct_io", in->direct_io);
+	if (in->key_check[0])
+		cli_json_str(j, "key_check", in->key_check);
 	cli_json_slots(j, in);
 }
 

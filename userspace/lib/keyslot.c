@@ -976,6 +976,13 @@ int vxts_keyslot_table_clear(vxts_slot_table t, int slot)
 	return 0;
 }
 
+int vxts_key_check_value(const uint8_t *key, size_t key_len, const uint8_t *uuid,
+			 size_t uuid_len, uint8_t out[VXTS_KEY_CHECK_BYTES])
+{
+	return vxts_hkdf_sha256(out, VXTS_KEY_CHECK_BYTES, key, key_len, uuid, uuid_len,
+				"vxts key check v1");
+}
+
 bool vxts_keyslot_provider_error(int r)
 {
 	return r == -ETIMEDOUT || r == -EPROTO || r == -ECOMM || r == -EKEYREJECTED;

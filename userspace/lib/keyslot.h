@@ -167,6 +167,19 @@ int vxts_keyslot_table_info(const vxts_slot_table t, int slot,
  */
 int vxts_keyslot_table_clear(vxts_slot_table t, int slot);
 
+/*
+ * Key check value of a volume key: HKDF-SHA256(@key, salt = the volume UUID,
+ * "vxts key check v1"), 16 bytes. Not secret (a one-way function of the key,
+ * 128 bits: it tells nothing about the key and cannot be matched by a key of
+ * one's choice). An orchestrator records it once (dump/encrypt --json
+ * "key_check") and pins it at unlock (--expect-key-check): a header forged
+ * with another volume key (possible with public-key KEKs, docs/KEYS.md) is
+ * then refused. It changes only with the volume key (re-key).
+ */
+#define VXTS_KEY_CHECK_BYTES 16
+int vxts_key_check_value(const uint8_t *key, size_t key_len, const uint8_t *uuid,
+			 size_t uuid_len, uint8_t out[VXTS_KEY_CHECK_BYTES]);
+
 /* True for the errors of an external key provider (KMS helper, PKCS#11 token;
  * -EKEYREJECTED: the token refused the PIN). */
 bool vxts_keyslot_provider_error(int r);

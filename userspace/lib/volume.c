@@ -645,6 +645,14 @@ int vxts_info(struct vxts_volume *v, struct vxts_info *in)
 	in->unlocked = v->have_cur;
 	in->direct_io = v->data->direct;
 	in->current_key_id = h->key_id;
+	if (v->have_cur) {
+		uint8_t kc[VXTS_KEY_CHECK_BYTES];
+
+		if (!vxts_key_check_value(v->keys->cur, VXTS_KEY_BYTES, h->uuid, VXTS_UUID_SIZE,
+					  kc))
+			for (int i = 0; i < VXTS_KEY_CHECK_BYTES; i++)
+				sprintf(in->key_check + 2 * i, "%02x", kc[i]);
+	}
 	for (int i = 0; i < VXTS_KEYSLOTS; i++)
 		vxts_keyslot_table_info(h->slots, i, &in->slots[i]);
 	return 0;

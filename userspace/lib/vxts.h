@@ -199,6 +199,7 @@ struct vxts_info {
 	bool unlocked;
 	bool direct_io;			/* false: O_DIRECT refused (e.g. tmpfs), buffered + fdatasync */
 	uint32_t current_key_id;	/* keyslots with this key_id hold the current DEK */
+	char key_check[2 * VXTS_KEY_CHECK_BYTES + 1];	/* hex, unlocked only, else "" */
 	struct vxts_keyslot_info slots[VXTS_KEYSLOTS];
 };
 
