@@ -5,9 +5,8 @@
  *
  * Fast path (CPUs with VPCLMULQDQ): the same GMAC, computed as
  * GHASH_H(unit || lengths) ^ E_K(J0) with H = E_K(0) and J0 = IV || 1, the
- * GHASH by ghash.c and the one AES block by xts.c's AES-NI code (an EVP
- * call per unit cost more than the block); the tags are byte-identical
- * (test_rectag checks them against OpenSSL's GCM).
+ * GHASH by ghash.c and the one AES block by OpenSSL (AES-256-ECB); the tags
+ * are byte-identical (test_rectag checks them against OpenSSL's GCM).
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,17 +18,11 @@
 #include "ghash.h"
 #include "kdf.h"
 #include "rectag.h"
-#include "xts.h"
-
-/* The fast path's key material: powers of H, and the AES-256 schedule of K. */
-struct rectag_fast {
-	struct vxts_ghash_key gk;
-	uint8_t rk[15][16];
-};
 
 struct vxts_rectag {
 	EVP_CIPHER_CTX *ctx;
-	struct rectag_fast *f;		/* NULL = OpenSSL GCM */
+	EVP_CIPHER_CTX *ecb;		/* fast path: E_K(J0) */
+	struct vxts_ghash_key *gk;	/* fast path: powers of H; NULL = OpenSSL GCM */
 };
 
 int vxts_rectag_key(uint8_t key[32], const uint8_t dek[64], const uint8_t salt[32])
@@ -42,26 +35,30 @@ void vxts_rectag_free(struct vxts_rectag *t)
 	if (!t)
 		return;
 	EVP_CIPHER_CTX_free(t->ctx);	/* cleanses the key schedule */
-	if (t->f)
-		OPENSSL_cleanse(t->f, sizeof(*t->f));
-	free(t->f);
+	EVP_CIPHER_CTX_free(t->ecb);
+	if (t->gk)
+		OPENSSL_cleanse(t->gk, sizeof(*t->gk));
+	free(t->gk);
 	free(t);
 }
 
-/* The AES-256 schedule of K (for E_K(J0)), H = E_K(0^128) and its powers. */
+/* H = E_K(0^128) and its powers, and an ECB context for E_K(J0). */
 static int rectag_fast_init(struct vxts_rectag *t, const uint8_t key[32])
 {
 	static const uint8_t zero[16];
 	uint8_t h[16];
+	int n, r = -ENOMEM;
 
-	t->f = aligned_alloc(64, sizeof(*t->f));
-	if (!t->f)
-		return -ENOMEM;
-	vxts_aes256_expand(t->f->rk, key);
-	vxts_aes256_block(t->f->rk, h, zero);
-	vxts_ghash_init(&t->f->gk, h);
+	t->ecb = EVP_CIPHER_CTX_new();
+	t->gk = aligned_alloc(64, sizeof(*t->gk));
+	if (t->ecb && t->gk && EVP_EncryptInit_ex(t->ecb, EVP_aes_256_ecb(), NULL, key, NULL) == 1 &&
+	    EVP_CIPHER_CTX_set_padding(t->ecb, 0) == 1 &&
+	    EVP_EncryptUpdate(t->ecb, h, &n, zero, 16) == 1 && n == 16) {
+		vxts_ghash_init(t->gk, h);
+		r = 0;
+	}
 	OPENSSL_cleanse(h, sizeof(h));
-	return 0;
+	return r;
 }
 
 int vxts_rectag_new(struct vxts_rectag **out, const uint8_t key[32])
@@ -75,7 +72,7 @@ int vxts_rectag_new(struct vxts_rectag **out, const uint8_t key[32])
 		vxts_rectag_free(t);
 		return -ENOMEM;
 	}
-	if (vxts_ghash_available() && vxts_xts_available() && rectag_fast_init(t, key)) {
+	if (vxts_ghash_available() && rectag_fast_init(t, key)) {
 		vxts_rectag_free(t);
 		return -ENOMEM;
 	}
@@ -85,18 +82,20 @@ int vxts_rectag_new(struct vxts_rectag **out, const uint8_t key[32])
 
 bool vxts_rectag_fast(const struct vxts_rectag *t)
 {
-	return t && t->f;
+	return t && t->gk;
 }
 
 static int rectag_fast_unit(struct vxts_rectag *t, uint8_t tag[VXTS_RECTAG_SIZE],
 			    const uint8_t iv[12], const uint8_t *data, size_t len)
 {
 	uint8_t j0[16], ek[16];
+	int n;
 
 	memcpy(j0, iv, 12);
 	memcpy(j0 + 12, "\0\0\0\1", 4);
-	vxts_aes256_block(t->f->rk, ek, j0);
-	vxts_ghash_aad(&t->f->gk, tag, data, len);
+	if (EVP_EncryptUpdate(t->ecb, ek, &n, j0, 16) != 1 || n != 16)
+		return -EIO;
+	vxts_ghash_aad(t->gk, tag, data, len);
 	for (int i = 0; i < VXTS_RECTAG_SIZE; i++)
 		tag[i] ^= ek[i];
 	OPENSSL_cleanse(ek, sizeof(ek));
@@ -115,7 +114,7 @@ int vxts_rectag_unit(struct vxts_rectag *t, uint8_t tag[VXTS_RECTAG_SIZE],
 	memcpy(iv, nonce, VXTS_RECTAG_NONCE);
 	for (int i = 0; i < 4; i++)
 		iv[8 + i] = (uint8_t)(index >> (8 * i));
-	if (t->f && len && len % VXTS_GHASH_STEP == 0)
+	if (t->gk && len && len % VXTS_GHASH_STEP == 0)
 		return rectag_fast_unit(t, tag, iv, data, len);
 	if (EVP_EncryptInit_ex(t->ctx, NULL, NULL, NULL, iv) != 1 ||
 	    EVP_EncryptUpdate(t->ctx, NULL, &n, data, (int)len) != 1 ||

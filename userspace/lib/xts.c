@@ -91,28 +91,6 @@ XT_TARGET void vxts_xts_init(struct vxts_xts_key *k, const uint8_t key[64])
 	__asm__ __volatile__("" : : "r"(rk) : "memory");
 }
 
-XT_TARGET void vxts_aes256_expand(uint8_t rk[15][16], const uint8_t key[32])
-{
-	__m128i k[15];
-
-	xk_expand(k, key);
-	for (int i = 0; i < 15; i++)
-		_mm_storeu_si128((__m128i *)rk[i], k[i]);
-	memset(k, 0, sizeof(k));
-	__asm__ __volatile__("" : : "r"(k) : "memory");
-}
-
-XT_TARGET void vxts_aes256_block(const uint8_t rk[15][16], uint8_t out[16], const uint8_t in[16])
-{
-	__m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)in),
-				  _mm_loadu_si128((const __m128i *)rk[0]));
-
-	for (int i = 1; i < 14; i++)
-		x = _mm_aesenc_si128(x, _mm_loadu_si128((const __m128i *)rk[i]));
-	_mm_storeu_si128((__m128i *)out,
-			 _mm_aesenclast_si128(x, _mm_loadu_si128((const __m128i *)rk[14])));
-}
-
 /* ---- tweaks ------------------------------------------------------------------ */
 
 /* T * x for one block (little-endian 128-bit integer). */

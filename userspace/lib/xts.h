@@ -33,8 +33,4 @@ void vxts_xts_encrypt(const struct vxts_xts_key *k, uint8_t *dst, const uint8_t 
 void vxts_xts_decrypt(const struct vxts_xts_key *k, uint8_t *dst, const uint8_t *src,
 		      size_t len, const uint8_t iv[16]);
 
-/* One AES-256 block with a schedule of vxts_aes256_expand() (rectag's E_K(J0)). */
-void vxts_aes256_expand(uint8_t rk[15][16], const uint8_t key[32]);
-void vxts_aes256_block(const uint8_t rk[15][16], uint8_t out[16], const uint8_t in[16]);
-
 #endif
