@@ -31,7 +31,6 @@
 #include <openssl/evp.h>
 
 #include "cipher.h"
-#include "xts.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -235,49 +234,6 @@ static void tc_ref_xts(const uint8_t *key, uint64_t tweak, const uint8_t *in,
 	assert_int_equal(EVP_EncryptUpdate(ctx, out, &outl, in, (int)unit), 1);
 	assert_int_equal(outl, (int)unit);
 	EVP_CIPHER_CTX_free(ctx);
-}
-
-/*
- * The VAES path (xts.c) against OpenSSL on random keys, tweaks and data,
- * both unit sizes, both directions, in place and not. On a CPU without VAES
- * both sides are OpenSSL and the test says so (SKIP).
- */
-static void test_fast_matches_openssl(void **state)
-{
-	uint8_t key[VXTS_KEY_SIZE], *in = malloc(8192), *out = malloc(8192), *ref = malloc(8192);
-	struct vxts_cipher *c;
-	int cases = 0;
-
-	assert_true(in && out && ref);
-	if (!vxts_xts_available())
-		skip();
-	for (int round = 0; round < 64; round++) {
-		uint32_t unit = round % 2 ? 512 : 4096;
-		uint64_t sector;
-
-		tc_pattern(key, sizeof(key), 1000 + round);
-		tc_pattern(in, 8192, 2000 + round);
-		tc_pattern((uint8_t *)&sector, sizeof(sector), 3000 + round);
-		sector = (round % 4 == 3 ? ~0ull : sector) & ~((uint64_t)(unit >> 9) - 1);
-		assert_int_equal(vxts_cipher_new(&c, key, unit, 0, false), 0);
-		assert_true(vxts_cipher_fast(c));
-		assert_int_equal(vxts_cipher_encrypt(c, out, in, 2 * unit, sector), 0);
-		tc_ref_xts(key, sector, in, ref, unit);
-		tc_ref_xts(key, sector + (unit >> 9), in + unit, ref + unit, unit);
-		if (memcmp(out, ref, 2 * unit))
-			fail_msg("VAES XTS differs from OpenSSL: round %d, unit %u", round, unit);
-		assert_int_equal(vxts_cipher_decrypt(c, out, out, 2 * unit, sector), 0);
-		assert_memory_equal(out, in, 2 * unit);
-		memcpy(out, in, 2 * unit);
-		assert_int_equal(vxts_cipher_encrypt(c, out, out, 2 * unit, sector), 0);
-		assert_memory_equal(out, ref, 2 * unit);
-		vxts_cipher_free(c);
-		cases++;
-	}
-	print_message("# %d random cases equal OpenSSL's XTS\n", cases);
-	free(in);
-	free(out);
-	free(ref);
 }
 
 static void tc_check_tweak_row(const struct tc_tweak *t, const uint8_t *key)
@@ -637,9 +593,8 @@ static void tc_throughput(uint32_t unit)
 		assert_int_equal(vxts_cipher_decrypt(c, buf, buf, len, (uint64_t)i * (len >> 9)), 0);
 	dec = tc_now() - t0;
 	assert_memory_equal(copy, buf + len - 4096, 4096);
-	print_message("# throughput %u-byte units, one thread (CPU time, %s): encrypt %.0f MB/s, "
-		      "decrypt %.0f MB/s\n", unit, vxts_cipher_fast(c) ? "VAES" : "OpenSSL",
-		      rounds * len / enc / 1e6, rounds * len / dec / 1e6);
+	print_message("# throughput %u-byte units, one thread (CPU time): encrypt %.0f MB/s, decrypt %.0f MB/s\n",
+		      unit, rounds * len / enc / 1e6, rounds * len / dec / 1e6);
 	vxts_cipher_free(c);
 	free(buf);
 	free(copy);
@@ -649,11 +604,6 @@ static void test_throughput(void **state)
 {
 	tc_throughput(4096);
 	tc_throughput(512);
-	if (!vxts_xts_available())
-		return;
-	vxts_cipher_no_fast = true;
-	tc_throughput(4096);
-	vxts_cipher_no_fast = false;
 }
 
 /* Named after the capture, so a SKIP or FAIL line says which one. */
@@ -665,7 +615,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ieee1619),
-		cmocka_unit_test(test_fast_matches_openssl),
 		cmocka_unit_test(test_dmcrypt_tweak_math),
 		cmocka_unit_test(test_batch_equals_units),
 		cmocka_unit_test(test_rejects),

@@ -21,15 +21,10 @@
 #include <openssl/evp.h>
 
 #include "cipher.h"
-#include "xts.h"
-
-/* Tests set this to compare the VAES path with OpenSSL's (ciphers made after). */
-bool vxts_cipher_no_fast;
 
 struct vxts_cipher {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
-	struct vxts_xts_key *fast;	/* VAES path (xts.c), NULL = OpenSSL */
 	uint32_t unit_size;
 	uint32_t unit_shift;	/* log2(unit_size / 512) */
 	uint64_t iv_offset;
@@ -71,9 +66,6 @@ void vxts_cipher_free(struct vxts_cipher *c)
 	/* EVP_CIPHER_CTX_free cleanses the key schedule before freeing. */
 	EVP_CIPHER_CTX_free(c->enc);
 	EVP_CIPHER_CTX_free(c->dec);
-	if (c->fast)
-		OPENSSL_cleanse(c->fast, sizeof(*c->fast));
-	free(c->fast);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -109,21 +101,8 @@ int vxts_cipher_new(struct vxts_cipher **out, const uint8_t key[VXTS_KEY_SIZE],
 		vxts_cipher_free(c);
 		return -ENOMEM;
 	}
-	if (vxts_xts_available() && !vxts_cipher_no_fast) {
-		c->fast = aligned_alloc(64, sizeof(*c->fast));
-		if (!c->fast) {
-			vxts_cipher_free(c);
-			return -ENOMEM;
-		}
-		vxts_xts_init(c->fast, key);
-	}
 	*out = c;
 	return 0;
-}
-
-bool vxts_cipher_fast(const struct vxts_cipher *c)
-{
-	return c && c->fast;
 }
 
 static int vxts_cipher_check(const struct vxts_cipher *c, const uint8_t *dst,
@@ -149,16 +128,6 @@ static int vxts_cipher_run(struct vxts_cipher *c, EVP_CIPHER_CTX *ctx, int enc,
 	r = vxts_cipher_check(c, dst, src, len, sector);
 	if (r)
 		return r;
-	if (c->fast) {
-		for (size_t off = 0; off < len; off += c->unit_size, sector += step) {
-			vxts_cipher_plain64(iv, vxts_cipher_tweak(c, sector));
-			if (enc)
-				vxts_xts_encrypt(c->fast, dst + off, src + off, c->unit_size, iv);
-			else
-				vxts_xts_decrypt(c->fast, dst + off, src + off, c->unit_size, iv);
-		}
-		return 0;
-	}
 	for (size_t off = 0; off < len; off += c->unit_size, sector += step) {
 		vxts_cipher_plain64(iv, vxts_cipher_tweak(c, sector));
 		if (EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL) != 1 ||

@@ -39,14 +39,6 @@ int vxts_cipher_encrypt(struct vxts_cipher *c, uint8_t *dst, const uint8_t *src,
 int vxts_cipher_decrypt(struct vxts_cipher *c, uint8_t *dst, const uint8_t *src,
 			size_t len, uint64_t sector);
 
-/*
- * Whether @c runs the VAES code of xts.c (the CPU has it) rather than
- * OpenSSL; the output is the same. vxts_cipher_no_fast (tests) makes
- * ciphers created afterwards use OpenSSL.
- */
-bool vxts_cipher_fast(const struct vxts_cipher *c);
-extern bool vxts_cipher_no_fast;
-
 /* Wipes the key schedule and frees; NULL is ok. */
 void vxts_cipher_free(struct vxts_cipher *c);
 
