@@ -16,7 +16,6 @@
 #ifndef VXTS_RECTAG_H
 #define VXTS_RECTAG_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +31,5 @@ int vxts_rectag_unit(struct vxts_rectag *t, uint8_t tag[VXTS_RECTAG_SIZE],
 		     const uint8_t nonce[VXTS_RECTAG_NONCE], uint32_t index,
 		     const uint8_t *data, size_t len);
 void vxts_rectag_free(struct vxts_rectag *t);
-/* Whether @t computes tags with ghash.c (the CPU has VPCLMULQDQ). */
-bool vxts_rectag_fast(const struct vxts_rectag *t);
 
 #endif
