@@ -530,6 +530,15 @@ static int conv_window(struct conv *c, struct conv_win *w, struct conv_win *next
 	 * leaves the header naming the previous window, whose record is in
 	 * the other slot: recovery redoes that (already converted) window. */
 	r = conv_protect(c, w, seq, &rec_len);
+	/* 2b. Online with the header on another device: application writes
+	 * to W that completed before the hold may still sit in the data
+	 * disk's cache, yet step 1 read (and tagged) them. conv_protect
+	 * synced only the header device, so flush the data device before
+	 * the header names W: else a power cut after step 3 leaves units
+	 * that match neither tag and recovery refuses the volume. A crash
+	 * here (before step 3) leaves the previous state: W not named. */
+	if (!r && c->x->hold && c->x->hdr != c->x->data)
+		r = conv_sync_data(c);
 	if (r)
 		return r;
 	/* 3. "W in flight": once copy 1 is synced, recovery targets W. */
