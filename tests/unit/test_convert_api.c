@@ -704,7 +704,7 @@ static void held_windows(void **state)
 	struct vxts_convert_opts co = t_co(VXTS_RESILIENCE_JOURNAL);
 	struct fx f;
 	struct hold_log log = { .data_size = T_DATA, .f = &f };
-	struct vxts_conv_hold hold = { t_hold, t_release, &log };
+	struct vxts_conv_hold hold = { .hold = t_hold, .release = t_release, .ctx = &log };
 	struct vxts_volume *v;
 	struct vxts_info in;
 
