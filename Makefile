@@ -53,7 +53,7 @@ setup-if-needed:
 	@if [ ! -e $(SETUP_STAMP) ]; then $(MAKE) setup; else $(MAKE) all; fi
 
 test: setup-if-needed
-	tests/run.sh unit cli crash keys fuzz kunit vm
+	tests/run.sh unit cli crash keys fuzz kunit vm bench
 
 test-unit: setup-if-needed
 	tests/run.sh unit
