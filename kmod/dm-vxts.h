@@ -190,6 +190,8 @@ int vxts_key_load(const struct vxts_key_spec *spec, const char *arg, u8 *key);
 
 /* ---- vxts-window.c: the boundary and the held window ---- */
 
+struct dm_target;
+
 /* What a range of the target holds on the lower device, or must wait. */
 enum vxts_form {
 	VXTS_FORM_NEW,		/* below the boundary: converted */
@@ -251,8 +253,12 @@ void vxts_window_init(struct vxts_window *w, u64 boundary);
 int vxts_window_map(struct vxts_window *w, struct vxts_track *t,
 		    struct bio *bio, u64 sector, bool whole,
 		    void (*trim)(struct bio *bio, unsigned int sectors),
-		    bool noflush, enum vxts_form *form);
+		    bool (*noflush)(struct dm_target *ti), struct dm_target *ti,
+		    enum vxts_form *form);
 void vxts_window_end(struct vxts_window *w, struct vxts_track *t);
+int vxts_window_hold(struct vxts_window *w, u64 len, unsigned int unit_sectors,
+		     const struct vxts_msg *m);
+int vxts_window_drain(struct vxts_window *w, const struct vxts_msg *m);
 int vxts_window_message(struct vxts_window *w, u64 len,
 			unsigned int unit_sectors, const struct vxts_msg *m,
 			struct bio_list *out);
@@ -291,6 +297,11 @@ struct vxts_ctx {
 	struct vxts_window win;		/* convert: only */
 	struct mapped_device *md;	/* for vxts_ctx_list (reloads) */
 	struct list_head md_entry;	/* on vxts_ctx_list */
+	enum {
+		VXTS_CTX_LOADED,	/* not resumed yet: takes no messages */
+		VXTS_CTX_LIVE,		/* resumed once: took over its predecessor */
+		VXTS_CTX_RETIRED,	/* its state was taken over: swapped out */
+	} life;				/* under vxts_ctx_lock */
 	unsigned int creq_offset;	/* skcipher request within the per-bio data */
 	mempool_t page_pool;		/* bounce pages for writes */
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */

@@ -385,6 +385,12 @@ static void vxts_io_trim(struct bio *bio, unsigned int sectors)
 	dm_accept_partial_bio(bio, sectors);
 }
 
+/* Asked by vxts_window_map() under the window lock (see there). */
+static bool vxts_io_noflush(struct dm_target *ti)
+{
+	return dm_noflush_suspending(ti);
+}
+
 static int vxts_io_map_converting(struct dm_target *ti, struct bio *bio)
 {
 	struct vxts_ctx *ctx = ti->private;
@@ -406,14 +412,25 @@ static int vxts_io_map_converting(struct dm_target *ti, struct bio *bio)
 	r = vxts_window_map(&ctx->win, &io->track, bio,
 			    dm_target_offset(ti, bio->bi_iter.bi_sector), discard,
 			    (bio->bi_opf & REQ_PREFLUSH) ? NULL : vxts_io_trim,
-			    dm_noflush_suspending(ti), &form);
+			    vxts_io_noflush, ti, &form);
 	if (unlikely(r == -EAGAIN))
 		return DM_MAPIO_REQUEUE;
 	if (unlikely(r))
 		goto refuse;
 	if (form == VXTS_FORM_HELD)
 		return DM_MAPIO_SUBMITTED;	/* the window owns it now */
-	return vxts_io_start(ctx, bio, io, form, true);
+	r = vxts_io_start(ctx, bio, io, form, true);
+	if (unlikely(r == DM_MAPIO_KILL)) {
+		/*
+		 * The bio is on the in-flight list now. dm frees a killed bio
+		 * without calling end_io, which would leave a freed entry
+		 * linked there; complete it ourselves so end_io unlinks it.
+		 */
+		bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	return r;
 
 refuse:
 	this_cpu_inc(ctx->stats->refused_bios);

@@ -134,14 +134,18 @@ static bool vxts_window_overlaps(const struct vxts_window *w,
  * the bio waits as a whole if any of it touches the window.
  *
  * Returns 0 with *form set; -EAGAIN when the bio would be held but the
- * device is in a noflush suspend (@noflush: the caller hands it back to
- * dm, see vxts_window_requeue_held());
+ * device is in a noflush suspend (@noflush(@ti) says so: the caller hands
+ * it back to dm, see vxts_window_requeue_held());
  * -EINVAL when a cut is needed and @trim is NULL.
+ *
+ * @noflush is asked under w->lock, never before it: see
+ * vxts_window_requeue_held() for why that ordering matters.
  */
 int vxts_window_map(struct vxts_window *w, struct vxts_track *t,
 		    struct bio *bio, u64 sector, bool whole,
 		    void (*trim)(struct bio *bio, unsigned int sectors),
-		    bool noflush, enum vxts_form *form)
+		    bool (*noflush)(struct dm_target *ti), struct dm_target *ti,
+		    enum vxts_form *form)
 {
 	unsigned int sectors = bio_sectors(bio);
 	unsigned long flags;
@@ -168,7 +172,7 @@ int vxts_window_map(struct vxts_window *w, struct vxts_track *t,
 	t->requeue = false;
 	t->form = *form;
 	if (*form == VXTS_FORM_HELD) {
-		if (unlikely(noflush)) {
+		if (unlikely(noflush(ti))) {
 			spin_unlock_irqrestore(&w->lock, flags);
 			return -EAGAIN;
 		}
@@ -213,24 +217,34 @@ static bool vxts_window_is_drained(struct vxts_window *w)
 }
 
 /*
- * Wait, killably, until no bio mapped before the window was set still
- * touches it. A killed waiter leaves the window held (new IO keeps
- * queueing); the next hold of the same window waits again.
+ * Wait, killably, until no bio mapped before the window [m->lo, m->hi) was
+ * set still touches it. A killed waiter leaves the window held (new IO
+ * keeps queueing); the next hold of the same window waits again.
+ *
+ * draining also reaches 0 when another sender drops the window (release,
+ * or advance after another hold of the same window completed), and that
+ * sender may even have held a new window since. So the wait proves
+ * nothing by itself: success only if, under the lock, the window held now
+ * is this one and has drained. Otherwise -EBUSY: the caller owns nothing.
  */
-static int vxts_window_drain(struct vxts_window *w)
+int vxts_window_drain(struct vxts_window *w, const struct vxts_msg *m)
 {
 	unsigned long flags;
+	int r = 0;
 
 	if (wait_event_killable(w->drained, vxts_window_is_drained(w)))
 		return -EINTR;
 	spin_lock_irqsave(&w->lock, flags);
-	if (vxts_wstate_held(&w->s) && !w->hold_ns) {
+	if (!vxts_wstate_held(&w->s) || w->s.lo != m->lo || w->s.hi != m->hi ||
+	    w->draining) {
+		r = -EBUSY;
+	} else if (!w->hold_ns) {
 		w->hold_ns = ktime_get_ns();
 		if (w->hold_ns - w->set_ns > w->drain_max_ns)
 			w->drain_max_ns = w->hold_ns - w->set_ns;
 	}
 	spin_unlock_irqrestore(&w->lock, flags);
-	return 0;
+	return r;
 }
 
 /* Under w->lock: set the window and count what must drain from it. */
@@ -277,11 +291,31 @@ static void vxts_window_drop(struct vxts_window *w, enum vxts_form form,
 }
 
 /*
+ * The first half of hold: check @m and set the window (nothing sleeps).
+ * Returns 0 (set), 1 (already held: nothing changed) or -EINVAL. The
+ * caller then waits with vxts_window_drain().
+ */
+int vxts_window_hold(struct vxts_window *w, u64 len, unsigned int unit_sectors,
+		     const struct vxts_msg *m)
+{
+	unsigned long flags;
+	int r;
+
+	spin_lock_irqsave(&w->lock, flags);
+	r = vxts_window_check(&w->s, len, unit_sectors, m);
+	if (r == 0)
+		vxts_window_set(w, m->lo, m->hi);
+	spin_unlock_irqrestore(&w->lock, flags);
+	return r;
+}
+
+/*
  * Apply a parsed message. hold may sleep (killably) until the window has
  * drained; advance and release hand the bios that waited on the window to
  * @out, already accounted as in flight in their new form, for the caller
  * to dispatch. Returns 0 or -EINVAL (refused, nothing changed), -EBUSY
- * (advance before the hold drained, nothing changed), -EINTR (hold waiter
+ * (advance before the hold drained, nothing changed; or a hold whose
+ * window another sender dropped while it waited), -EINTR (hold waiter
  * killed, window stays held).
  */
 int vxts_window_message(struct vxts_window *w, u64 len,
@@ -291,6 +325,10 @@ int vxts_window_message(struct vxts_window *w, u64 len,
 	unsigned long flags;
 	int r;
 
+	if (m->verb == VXTS_MSG_HOLD) {
+		r = vxts_window_hold(w, len, unit_sectors, m);
+		return r < 0 ? r : vxts_window_drain(w, m);
+	}
 	spin_lock_irqsave(&w->lock, flags);
 	r = vxts_window_check(&w->s, len, unit_sectors, m);
 	if (r < 0) {
@@ -299,10 +337,7 @@ int vxts_window_message(struct vxts_window *w, u64 len,
 	}
 	switch (m->verb) {
 	case VXTS_MSG_HOLD:
-		if (r == 0)
-			vxts_window_set(w, m->lo, m->hi);
-		spin_unlock_irqrestore(&w->lock, flags);
-		return vxts_window_drain(w);
+		break;
 	case VXTS_MSG_ADVANCE:
 		if (w->draining) {
 			spin_unlock_irqrestore(&w->lock, flags);
@@ -323,11 +358,12 @@ int vxts_window_message(struct vxts_window *w, u64 len,
  * noflush suspend (presuspend with dm_noflush_suspending()): hand the held
  * bios back to dm, which keeps them on its deferred list across the
  * suspend and maps them again after resume (with whatever table is live
- * then). dm sets its noflush flag before presuspend, and map() asks for it
- * before taking w->lock, so a bio is either handed back by map() or on the
- * held list when we take the lock here. Only one classified just before the
- * flag was set and queued just after this drain stays held: that suspend
- * then waits for the window like a flushing one (never wrong data).
+ * then). Ordering: dm sets its noflush flag (set_bit) before it calls
+ * presuspend, and map() reads the flag inside its w->lock section. Either
+ * that section comes before ours, and its bio is on the held list we empty
+ * here, or it comes after, and the lock orders the read after set_bit:
+ * map() sees the flag and hands the bio back itself. No bio stays held
+ * across a noflush suspend.
  */
 void vxts_window_requeue_held(struct vxts_window *w, struct bio_list *out)
 {

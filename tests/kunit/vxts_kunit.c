@@ -7,6 +7,9 @@
  */
 #include <kunit/test.h>
 #include <linux/bio.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -961,6 +964,27 @@ static void vxts_kt_trim(struct bio *bio, unsigned int sectors)
 	bio->bi_iter.bi_size = sectors << SECTOR_SHIFT;
 }
 
+/*
+ * noflush callbacks. They must be asked inside the window's critical
+ * section (irqs off under its irqsave lock), never before it: a flag read
+ * outside could miss a noflush suspend and strand a bio on the window.
+ */
+static unsigned int vxts_kt_noflush_asked, vxts_kt_noflush_unlocked;
+
+static bool vxts_kt_flushing(struct dm_target *ti)
+{
+	vxts_kt_noflush_asked++;
+	if (!irqs_disabled())
+		vxts_kt_noflush_unlocked++;
+	return false;
+}
+
+static bool vxts_kt_noflush(struct dm_target *ti)
+{
+	vxts_kt_flushing(ti);
+	return true;
+}
+
 static void vxts_kt_bio(struct bio *bio, u64 sectors)
 {
 	bio_init(bio, NULL, NULL, 0, REQ_OP_READ);
@@ -988,32 +1012,36 @@ static void vxts_window_runtime(struct kunit *test)
 	vxts_kt_bio(&b[0], 16);
 	vxts_kt_trimmed = 0;
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[0], &b[0], 2040, false,
-						 vxts_kt_trim, false, &form));
+						 vxts_kt_trim, vxts_kt_flushing, NULL, &form));
 	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_NEW);
 	KUNIT_EXPECT_EQ(test, vxts_kt_trimmed, 8U);
 	KUNIT_EXPECT_TRUE(test, t[0].tracked);
 	/* a cut without a trim function (REQ_PREFLUSH) is refused */
 	vxts_kt_bio(&b[1], 16);
 	KUNIT_EXPECT_EQ(test, -EINVAL, vxts_window_map(w, &t[1], &b[1], 2040,
-						       false, NULL, false, &form));
+						       false, NULL, vxts_kt_flushing, NULL,
+						       &form));
 	/* hold: t[0] is below the window, so nothing to drain */
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
 	KUNIT_EXPECT_TRUE(test, bio_list_empty(&out));
 	/* a bio in the window queues; with noflush it is handed back */
 	vxts_kt_bio(&b[1], 8);
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[1], &b[1], 3000, false,
-						 vxts_kt_trim, false, &form));
+						 vxts_kt_trim, vxts_kt_flushing, NULL, &form));
 	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
 	KUNIT_EXPECT_FALSE(test, t[1].tracked);
 	KUNIT_EXPECT_EQ(test, w->nr_held, 1U);
 	vxts_kt_bio(&b[2], 8);
+	vxts_kt_noflush_asked = vxts_kt_noflush_unlocked = 0;
 	KUNIT_EXPECT_EQ(test, -EAGAIN, vxts_window_map(w, &t[2], &b[2], 2048, false,
-						       vxts_kt_trim, true, &form));
+						       vxts_kt_trim, vxts_kt_noflush, NULL, &form));
+	KUNIT_EXPECT_EQ(test, vxts_kt_noflush_asked, 1U);
+	KUNIT_EXPECT_EQ(test, vxts_kt_noflush_unlocked, 0U);
 	/* a discard touching the window waits whole, uncut */
 	vxts_kt_bio(&b[3], 4096);
 	vxts_kt_trimmed = 0;
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[3], &b[3], 0, true,
-						 vxts_kt_trim, false, &form));
+						 vxts_kt_trim, vxts_kt_flushing, NULL, &form));
 	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
 	KUNIT_EXPECT_EQ(test, vxts_kt_trimmed, 0U);
 	KUNIT_EXPECT_EQ(test, w->nr_held, 2U);
@@ -1049,7 +1077,7 @@ static void vxts_window_runtime(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
 	vxts_kt_bio(&b[2], 8);
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, &t[2], &b[2], 6136, false,
-						 vxts_kt_trim, false, &form));
+						 vxts_kt_trim, vxts_kt_flushing, NULL, &form));
 	KUNIT_EXPECT_EQ(test, form, VXTS_FORM_HELD);
 	m.verb = VXTS_MSG_RELEASE;
 	KUNIT_ASSERT_EQ(test, 0, vxts_window_message(w, 16384, 8, &m, &out));
@@ -1058,6 +1086,68 @@ static void vxts_window_runtime(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, w->s.boundary, 4096ULL);
 	vxts_window_end(w, &t[2]);
 	KUNIT_EXPECT_TRUE(test, list_empty(&w->inflight));
+}
+
+struct vxts_kt_holder {
+	struct vxts_window *w;
+	struct vxts_msg m;
+	int r;
+	struct completion done;
+};
+
+static int vxts_kt_hold_fn(void *arg)
+{
+	struct vxts_kt_holder *h = arg;
+	struct bio_list out = BIO_EMPTY_LIST;
+
+	h->r = vxts_window_message(h->w, 16384, 8, &h->m, &out);
+	complete(&h->done);
+	return 0;
+}
+
+/*
+ * A hold waiting for its window to drain is woken when another sender
+ * drops the window (release). It must not report the window as held: it
+ * returns -EBUSY, and the window is not held.
+ */
+static void vxts_window_hold_woken_by_release(struct kunit *test)
+{
+	struct vxts_window *w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	struct bio *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	struct vxts_track *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	/* not kunit-managed: the thread may outlive a failed test */
+	struct vxts_kt_holder *h = kzalloc(sizeof(*h), GFP_KERNEL);
+	struct vxts_msg rel = { VXTS_MSG_RELEASE, 0, 0 };
+	struct bio_list out = BIO_EMPTY_LIST;
+	struct task_struct *k;
+	enum vxts_form form;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	vxts_window_init(w, 2048);
+	/* an old-form write in flight where the window will be */
+	vxts_kt_bio(b, 8);
+	KUNIT_ASSERT_EQ(test, 0, vxts_window_map(w, t, b, 2048, false,
+						 vxts_kt_trim, vxts_kt_flushing,
+						 NULL, &form));
+	h->w = w;
+	h->m = (struct vxts_msg){ VXTS_MSG_HOLD, 2048, 4096 };
+	init_completion(&h->done);
+	k = kthread_run(vxts_kt_hold_fn, h, "vxts-kt-hold");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(k));
+	for (i = 0; i < 500 && !waitqueue_active(&w->drained); i++)
+		msleep(10);
+	KUNIT_ASSERT_TRUE(test, waitqueue_active(&w->drained));
+	KUNIT_EXPECT_EQ(test, 0, vxts_window_message(w, 16384, 8, &rel, &out));
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&h->done, 5 * HZ) > 0);
+	KUNIT_EXPECT_EQ(test, h->r, -EBUSY);
+	KUNIT_EXPECT_FALSE(test, vxts_wstate_held(&w->s));
+	vxts_window_end(w, t);
+	KUNIT_EXPECT_TRUE(test, list_empty(&w->inflight));
+	kfree(h);
 }
 
 #undef N
@@ -1069,6 +1159,7 @@ static struct kunit_case vxts_window_cases[] = {
 	KUNIT_CASE(vxts_window_walk),
 	KUNIT_CASE(vxts_window_checks),
 	KUNIT_CASE(vxts_window_runtime),
+	KUNIT_CASE(vxts_window_hold_woken_by_release),
 	{}
 };
 
