@@ -19,43 +19,73 @@
 /*
  * Every vxts target, with its mapped device: a table reload must not lose a
  * held window (the converter owns those sectors until it advances), so a
- * new table finds its predecessor here. Taken only in ctr, dtr and
- * preresume, never in the IO path.
+ * new table finds its predecessor here. Taken in ctr, dtr, preresume and
+ * message, never in the IO path; nothing sleeps under it.
+ *
+ * dm swaps tables in two steps: the ioctl swaps the live table, then
+ * dm_resume() runs preresume, and the old table is destroyed afterwards
+ * even if preresume fails. So the only place to refuse a table that cannot
+ * take over a held window is before the swap: its ctr refuses while one
+ * is held, and hold refuses while a loaded table could not take the window
+ * over. Both checks run under this mutex, so one of the two always sees
+ * the other.
  */
 static LIST_HEAD(vxts_ctx_list);
 static DEFINE_MUTEX(vxts_ctx_lock);
 
-/*
- * Another converting vxts target of @ctx's device: the live table while
- * @ctx is being loaded or resumed (an inactive table is never another
- * one's predecessor: it never ran). With @held_only, only one holding a
- * window. Its state goes to @s. Under vxts_ctx_lock.
- */
-static struct vxts_ctx *vxts_ctx_pred(struct vxts_ctx *ctx, bool held_only,
-				      struct vxts_wstate *s)
+/* Another table's target of @ctx's device (not one of @ctx's own table). */
+static bool vxts_ctx_peer(const struct vxts_ctx *ctx, const struct vxts_ctx *o)
 {
-	struct vxts_window snap;
-	struct vxts_ctx *o;
-
-	list_for_each_entry(o, &vxts_ctx_list, md_entry) {
-		if (o == ctx || o->md != ctx->md || !vxts_converting(o))
-			continue;
-		vxts_window_snapshot(&o->win, &snap);
-		if (held_only && !vxts_wstate_held(&snap.s))
-			continue;
-		*s = snap.s;
-		return o;
-	}
-	return NULL;
+	return o != ctx && o->md == ctx->md && o->ti->table != ctx->ti->table;
 }
 
-/* May @ctx take over @o's state? The same conversion, and room for it. */
+/* Both hex (no reference to compare), or the same keyring reference. */
+static bool vxts_ctx_same_ref(const char *a, const char *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	return !strcmp(a, b);
+}
+
+/*
+ * May @ctx take over @o's conversion state @s? The same place in the
+ * device, the same conversion (direction, data unit, tweak rule, keyring
+ * references; hex keys cannot be compared), and room for it, unit aligned.
+ */
 static bool vxts_ctx_may_adopt(const struct vxts_ctx *ctx,
 			       const struct vxts_ctx *o,
 			       const struct vxts_wstate *s)
 {
-	return ctx->table.dir == o->table.dir && s->hi <= ctx->ti->len &&
-	       s->boundary <= ctx->ti->len;
+	const struct vxts_table *a = &ctx->table, *b = &o->table;
+	u64 mask = a->unit_size / SECTOR_SIZE - 1;
+
+	if (!vxts_converting(ctx) || !vxts_converting(o) ||
+	    ctx->ti->begin != o->ti->begin || a->dir != b->dir ||
+	    a->unit_size != b->unit_size || a->iv_offset != b->iv_offset ||
+	    a->iv_large_sectors != b->iv_large_sectors ||
+	    !vxts_ctx_same_ref(ctx->key_ref, o->key_ref) ||
+	    !vxts_ctx_same_ref(ctx->old_key_ref, o->old_key_ref))
+		return false;
+	return s->boundary <= ctx->ti->len && s->hi <= ctx->ti->len &&
+	       !((s->boundary | s->lo | s->hi) & mask);
+}
+
+/*
+ * Would the window @s of @o be lost if @ctx's table replaced @o's? Yes when
+ * @ctx maps some of its sectors and cannot take it over. (A table of
+ * another target type over those sectors cannot be refused from here:
+ * docs/ONLINE.md.)
+ */
+static bool vxts_ctx_conflict(const struct vxts_ctx *ctx,
+			      const struct vxts_ctx *o,
+			      const struct vxts_wstate *s)
+{
+	sector_t lo = o->ti->begin + s->lo, hi = o->ti->begin + s->hi;
+
+	if (!vxts_wstate_held(s) || ctx->ti->begin >= hi ||
+	    ctx->ti->begin + ctx->ti->len <= lo)
+		return false;
+	return !vxts_ctx_may_adopt(ctx, o, s);
 }
 
 static void vxts_dtr(struct dm_target *ti)
@@ -222,25 +252,35 @@ static void vxts_ctr_forget_argv(struct vxts_table *t)
 }
 
 /*
- * Join vxts_ctx_list, unless the live table of this device holds a window
- * this table could not take over (another direction or boundary, or no
- * convert: at all): loading it would let application IO into sectors the
- * converter owns. dm-linear and other targets cannot be refused this way;
+ * Join vxts_ctx_list (as loaded: not live until its first preresume),
+ * unless a live table of this device holds a window this target maps but
+ * could not take over (another place, direction, unit, tweak rule or key,
+ * or no convert: at all): once swapped in, it would let application IO
+ * into sectors the converter owns, and nothing after the swap can refuse
+ * it. dm-linear and other targets cannot be refused this way;
  * docs/ONLINE.md tells the converter to hold no window across a reload.
  */
 static int vxts_ctr_register(struct dm_target *ti, struct vxts_ctx *ctx)
 {
-	struct vxts_wstate held;
+	struct vxts_window snap;
 	struct vxts_ctx *o;
 	int r = 0;
 
 	ctx->md = dm_table_get_md(ti->table);
 	mutex_lock(&vxts_ctx_lock);
-	o = vxts_ctx_pred(ctx, true, &held);
-	if (o && !vxts_ctx_may_adopt(ctx, o, &held)) {
-		ti->error = "A window is held: advance or release it before reloading";
-		r = -EBUSY;
-	} else {
+	list_for_each_entry(o, &vxts_ctx_list, md_entry) {
+		if (!vxts_ctx_peer(ctx, o) || o->life != VXTS_CTX_LIVE ||
+		    !vxts_converting(o))
+			continue;
+		vxts_window_snapshot(&o->win, &snap);
+		if (vxts_ctx_conflict(ctx, o, &snap.s)) {
+			ti->error = "A window is held: advance or release it before reloading";
+			r = -EBUSY;
+			break;
+		}
+	}
+	if (!r) {
+		ctx->life = VXTS_CTX_LOADED;
 		list_add(&ctx->md_entry, &vxts_ctx_list);
 	}
 	mutex_unlock(&vxts_ctx_lock);
@@ -371,8 +411,9 @@ static void vxts_status_opt(struct vxts_ctx *ctx, enum vxts_opt opt,
 /*
  * Exactly what the ctr accepted, except hex keys, which print as "-", and
  * the boundary, which is the current one: a line read back with
- * `dmsetup table` reloads the present state (a held window is not part of
- * it: reloading drops the window, see docs/ONLINE.md).
+ * `dmsetup table` reloads the present state. A held window is not part of
+ * the line: a reloaded table takes it over from this one at resume (see
+ * vxts_preresume() and docs/ONLINE.md).
  */
 static void vxts_status_table(struct vxts_ctx *ctx, char *result,
 			      unsigned int maxlen)
@@ -501,39 +542,78 @@ static void vxts_status(struct dm_target *ti, status_type_t type,
 /* ---- messages and suspend ---- */
 
 /*
+ * May @ctx hold the window of @m? Not before its table is live (between
+ * the swap and preresume, dm already sends messages to it, but preresume
+ * will overwrite its state with the predecessor's), and not while a loaded
+ * table of this device could not take the window over (after the swap
+ * nothing could refuse that table any more). Under vxts_ctx_lock.
+ */
+static int vxts_message_may_hold(struct vxts_ctx *ctx, const struct vxts_msg *m)
+{
+	struct vxts_window snap;
+	struct vxts_ctx *o;
+
+	vxts_window_snapshot(&ctx->win, &snap);
+	snap.s.lo = m->lo;
+	snap.s.hi = m->hi;
+	list_for_each_entry(o, &vxts_ctx_list, md_entry)
+		if (vxts_ctx_peer(ctx, o) && o->life == VXTS_CTX_LOADED &&
+		    vxts_ctx_conflict(o, ctx, &snap.s))
+			return -EBUSY;
+	return 0;
+}
+
+/*
  * `dmsetup message <name> 0 hold <lo> <hi> | advance <hi> | release`
  * (docs/ONLINE.md). Anything malformed, out of order or sent to a target
- * without convert: is refused with -EINVAL and changes nothing.
+ * without convert: is refused with -EINVAL and changes nothing; a message
+ * to a table not yet resumed, or a hold a loaded table could not take
+ * over, with -EBUSY.
  *
- * dm calls this in the sender's task, under its SRCU read lock on the live
- * table. A hold that sleeps there delays a concurrent suspend or table swap
- * (synchronize_srcu) until it returns; it cannot deadlock with them: the
- * bios it waits for are already mapped and on their way to the lower
- * device, and neither suspend nor swap stops those. The sleep is killable.
+ * The window is set under vxts_ctx_lock (see vxts_ctx_list); the hold then
+ * waits outside it. dm calls this in the sender's task, under its SRCU
+ * read lock on the live table. A hold that sleeps there delays a
+ * concurrent suspend or table swap (synchronize_srcu) until it returns; it
+ * cannot deadlock with them: the bios it waits for are already mapped and
+ * on their way to the lower device, and neither suspend nor swap stops
+ * those. The sleep is killable.
  */
 static int vxts_message(struct dm_target *ti, unsigned int argc, char **argv,
 			char *result, unsigned int maxlen)
 {
 	struct vxts_ctx *ctx = ti->private;
 	struct bio_list out = BIO_EMPTY_LIST;
+	unsigned int unit = vxts_unit_sectors(&ctx->crypt);
 	struct vxts_msg m;
 	int r;
 
 	if (!vxts_converting(ctx) || vxts_parse_message(argc, argv, &m))
 		return -EINVAL;
-	r = vxts_window_message(&ctx->win, ti->len, vxts_unit_sectors(&ctx->crypt),
-				&m, &out);
+	mutex_lock(&vxts_ctx_lock);
+	if (ctx->life != VXTS_CTX_LIVE)
+		r = -EBUSY;
+	else if (m.verb != VXTS_MSG_HOLD)
+		r = vxts_window_message(&ctx->win, ti->len, unit, &m, &out);
+	else
+		r = vxts_message_may_hold(ctx, &m) ?:
+		    vxts_window_hold(&ctx->win, ti->len, unit, &m);
+	mutex_unlock(&vxts_ctx_lock);
+	if (m.verb == VXTS_MSG_HOLD && r >= 0)
+		return vxts_window_drain(&ctx->win, &m);
 	vxts_io_dispatch_list(ctx, &out);
 	return r;
 }
 
 /*
  * A flushing suspend waits for every mapped bio, the held ones too: it
- * returns once the window moves (or fails if its caller is interrupted).
- * A noflush suspend hands the held bios back to dm instead, which defers
- * them until resume; so an LVM-style noflush suspend never waits on the
- * converter. A table reload drops the window with the old table: the
- * converter must not hold one across a reload (docs/ONLINE.md).
+ * returns once the window moves. With lockfs (dmsetup's default, and the
+ * implicit suspend of a resume) it freezes the filesystem first, and that
+ * sync waits uninterruptibly for held writes: a dead converter leaves the
+ * suspend in D state until someone advances or releases the window
+ * (docs/ONLINE.md). A noflush suspend hands the held bios back to dm
+ * instead, which defers them until resume; so an LVM-style noflush
+ * suspend never waits on the converter. A reloaded table takes the window
+ * over at resume (vxts_preresume()).
  */
 static void vxts_presuspend(struct dm_target *ti)
 {
@@ -547,32 +627,45 @@ static void vxts_presuspend(struct dm_target *ti)
 }
 
 /*
- * A reloaded converting table takes over the boundary and the window of the
- * table it replaces, when that one converts in the same direction: the
- * live kernel state is the truth (the converter may have advanced after
- * the new line was written, and a window it holds must stay held). dm calls
- * this after swapping tables, before IO flows again; the old table lives
- * until dm destroys it after resume. A table that cannot take over a held
- * window (ctr checked, but the hold may have come after the load) refuses
- * to resume (-EBUSY): the device stays suspended rather than let IO into
- * sectors the converter owns.
+ * A loaded converting table, at its first resume, takes over the boundary
+ * and the window of the live target it replaces (the same place, the same
+ * conversion: vxts_ctx_may_adopt()): the live kernel state is the truth
+ * (the converter may have advanced after the new line was written, and a
+ * window it holds must stay held). dm calls this after swapping tables,
+ * before IO flows again; the old table lives until dm destroys it after
+ * resume, and no message reaches either table meanwhile (the old one is
+ * no longer live, the new one refuses until this sets it live). Then the
+ * target is live: messages reach it.
+ *
+ * A held window this table maps but cannot take over is refused before
+ * the swap (vxts_ctr_register(), vxts_message_may_hold()). Failing here
+ * could not save it: dm destroys the old table whether or not resume
+ * succeeds. So that case is a bug: warn, and keep the device suspended.
  */
 static int vxts_preresume(struct dm_target *ti)
 {
 	struct vxts_ctx *ctx = ti->private;
-	struct vxts_wstate s;
+	struct vxts_window snap;
 	struct vxts_ctx *o;
 	int r = 0;
 
 	mutex_lock(&vxts_ctx_lock);
-	o = vxts_ctx_pred(ctx, false, &s);
-	if (o && vxts_converting(ctx) && vxts_ctx_may_adopt(ctx, o, &s)) {
-		vxts_window_adopt(&ctx->win, &s);
-	} else if (o && vxts_wstate_held(&s)) {
-		DMERR("%s: a window is held, this table cannot take it over",
-		      dm_table_device_name(ti->table));
-		r = -EBUSY;
+	if (ctx->life != VXTS_CTX_LOADED)
+		goto out;
+	list_for_each_entry(o, &vxts_ctx_list, md_entry) {
+		if (!vxts_ctx_peer(ctx, o) || o->life != VXTS_CTX_LIVE ||
+		    !vxts_converting(o))
+			continue;
+		vxts_window_snapshot(&o->win, &snap);
+		if (vxts_ctx_may_adopt(ctx, o, &snap.s)) {
+			vxts_window_adopt(&ctx->win, &snap.s);
+			o->life = VXTS_CTX_RETIRED;
+		} else if (WARN_ON_ONCE(vxts_ctx_conflict(ctx, o, &snap.s)))
+			r = -EBUSY;
 	}
+	if (!r)
+		ctx->life = VXTS_CTX_LIVE;
+out:
 	mutex_unlock(&vxts_ctx_lock);
 	return r;
 }

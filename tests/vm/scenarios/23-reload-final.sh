@@ -143,15 +143,16 @@ assert_blocked "$rpid" 1 "read of the window after the reload"
 dm_msg vx release || fail "release after the reload"
 wait_done "$rpid" 10 "held read after release"
 cmp -s r.bin d.bin || fail "held read across the reload returned wrong data"
-step "a table that cannot take the window over does not resume"
+step "a hold a loaded table could not take over is refused"
+# dm swaps tables before preresume and destroys the old one even when
+# resume fails: refusing there would be too late, so hold refuses first.
 dmsetup load vx < plain.tbl || fail "load of the plain table with no window held"
-dm_msg vx hold "$half" $((half + 2048)) || fail "hold refused"
-timeout 10 dmsetup suspend --noflush vx || fail "noflush suspend"
-dmsetup resume vx 2> /dev/null && fail "the plain table resumed over a held window"
-dmsetup info vx | grep -q 'State: *SUSPENDED' || fail "not suspended after the refused resume"
-dmsetup load vx < conv.tbl || fail "load after the refused resume"
-dmsetup resume vx || fail "resume of the converting table"
-assert_dev_has /dev/mapper/vx d.bin "$doff" "data after the refused resume"
+dm_msg vx hold "$half" $((half + 2048)) && fail "hold accepted with a plain table loaded"
+assert_field vx window - "after the refused hold"
+dmsetup clear vx || fail "dmsetup clear"
+dm_msg vx hold "$half" $((half + 2048)) || fail "hold refused once the plain table is cleared"
+dm_msg vx release || fail "release"
+assert_dev_has /dev/mapper/vx d.bin "$doff" "data after the refused hold"
 dm_down vx
 keyctl unlink "$(keyctl search @u logon vxts:t23)" @u > /dev/null
 assert_no_held_at_dtr
