@@ -12,7 +12,7 @@ hex=$(key_hex key)
 MIB=8
 BLOCKS=$((MIB * 256))
 
-step "vxwriter on vxts over log-writes, marks after every 8th sync"
+step "vxwriter on vxts over log-writes, a mark after every sync (16 writes)"
 truncate -s ${MIB}M disk.img
 head -c $((MIB << 20)) /dev/urandom > init.img
 truncate -s 96M log.img
