@@ -262,24 +262,50 @@ int vxts_dm_resume(const char *name)
 	return r;
 }
 
+int vxts_dm_clear(const char *name)
+{
+	struct dm_task *dmt = dm_new(DM_DEVICE_CLEAR, name);
+	int r;
+
+	if (!dmt)
+		return dm_no_task();
+	r = dm_run(dmt, "clear", name);
+	dm_task_destroy(dmt);
+	return r;
+}
+
 /*
  * Load, then suspend and resume: between the two IO queues in dm core (not
  * errors), and the new table serves everything after the resume. A failed
- * load leaves the live table as it was; a failed suspend is undone by the
- * resume (which then keeps the old table only if the load was cleared).
+ * load leaves the live table as it was. A flushing suspend fails with
+ * -EINTR when a signal arrives while it waits for IO (the handler has run
+ * by then, so it is tried again). A suspend that still fails must not make
+ * the new table live: a resume would swap in the loaded table while this
+ * reports failure (the caller then acts as if the old table served, e.g. a
+ * takeover never records itself). So the inactive table is cleared, and
+ * only then is a device left suspended resumed, on its old table. A crash
+ * anywhere here leaves the old table live, or the device suspended with the
+ * new table inactive: `vxts resume NAME` clears that and resumes.
  */
 int vxts_dm_reload(const char *name, const struct vxts_dm_table *t)
 {
-	int r = vxts_dm_load(name, t);
+	struct vxts_dm_info in;
+	int r = vxts_dm_load(name, t), tries = 0;
 
 	if (r)
 		return r;
-	r = vxts_dm_suspend(name, false);
-	if (r) {
+	do
+		r = vxts_dm_suspend(name, false);
+	while (r == -EINTR && ++tries < 3);
+	if (!r)
+		return vxts_dm_resume(name);
+	if (vxts_dm_clear(name))
+		return vxts_err(r, "device-mapper suspend of %s failed (%d) and the new table "
+				"could not be cleared: it is still loaded, inactive", name, r);
+	if (!vxts_dm_info(name, &in) && in.exists && in.suspended)
 		vxts_dm_resume(name);
-		return r;
-	}
-	return vxts_dm_resume(name);
+	return vxts_err(r, "device-mapper suspend of %s failed (%d): the old table stays live",
+			name, r);
 }
 
 int vxts_dm_message(const char *name, const char *msg, char *ans, size_t ans_len)

@@ -59,7 +59,13 @@ int vxts_dm_suspend(const char *name, bool noflush);
 /* Resumes @name: an inactive table, if loaded, becomes live. */
 int vxts_dm_resume(const char *name);
 
-/* load + suspend + resume: the live table of @name becomes @t under IO. */
+/* Drops the inactive table of @name (if any); the live table stays. */
+int vxts_dm_clear(const char *name);
+
+/*
+ * load + suspend + resume: the live table of @name becomes @t under IO. On
+ * failure the old table stays live (a failed suspend clears @t again).
+ */
 int vxts_dm_reload(const char *name, const struct vxts_dm_table *t);
 
 /* `dmsetup message @name 0 @msg`; the target's answer (if any) into @ans. */
