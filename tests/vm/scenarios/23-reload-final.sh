@@ -6,7 +6,9 @@
 #  - linear -> convert:encrypt:0 -> linear (the takeover of a live device
 #    and back, nothing converted yet);
 #  - a converting table read back with `dmsetup table` (logon key, current
-#    boundary) reloads the same state.
+#    boundary) reloads the same state;
+#  - a same-conversion reload keeps a held window; hold is refused while a
+#    table that could not take the window over is loaded.
 # Afterwards dm-crypt (or the raw device) verifies the data in its final form.
 . /vxts/guest-lib.sh
 need_vxts
