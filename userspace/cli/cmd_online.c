@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "online.h"
 #include "vxts.h"
 
 #define CLI_PAUSE_WAIT_MS 30000
@@ -637,16 +638,43 @@ static int cli_onl_table_dev(const char *name, char *buf, size_t len)
 	return r;
 }
 
+/*
+ * The header's direction, read without a key (none when no vxts header can
+ * be read at all: nothing to resume then).
+ */
+static enum vxts_direction cli_onl_header_dir(struct cli_onl *c)
+{
+	struct vxts_volume *v;
+	struct vxts_info in;
+	int r = vxts_open(c->dev, c->od.header, VXTS_OPEN_READONLY, &v);
+
+	if (r) {
+		(void)cli_detail_take();
+		return VXTS_DIR_NONE;
+	}
+	r = vxts_info(v, &in);
+	vxts_close(v);
+	return r ? VXTS_DIR_NONE : in.direction;
+}
+
 int cli_cmd_resume(const struct cli_opts *o)
 {
 	struct vxts_online_kstate k;
 	struct vxts_online_rt rt;
 	struct cli_onl c;
+	bool final;
 	int r;
 
 	cli_onl_setup(&c, o, "resume", VXTS_DIR_NONE);
 	vxts_online_runtime(c.name, &rt);
 	r = vxts_online_kernel(c.name, &k);
+	if (!r && !rt.converter && (r = vxts_online_unsuspend(c.name)) > 0)
+		cli_warn("%s was left suspended by an interrupted reload: resumed on its "
+			 "previous table", c.name);
+	if (r > 0)
+		r = 0;
+	if (!r && !rt.converter)
+		r = vxts_online_kernel(c.name, &k);
 	if (r) {
 		r = cli_onl_fail(&c, r, 0);
 		goto out;
@@ -658,13 +686,14 @@ int cli_cmd_resume(const struct cli_opts *o)
 		goto out;
 	}
 	vxts_online_pause(c.name, false);
-	if (!k.is_vxts || k.dir == VXTS_DIR_NONE) {
-		r = cli_onl_simple_result(o, "resume", "no conversion in progress, nothing to do");
-		goto out;
-	}
+	final = !k.is_vxts || k.dir == VXTS_DIR_NONE;
 	if (rt.device[0])
 		snprintf(c.devbuf, sizeof(c.devbuf), "%s", rt.device);
-	else if ((r = cli_onl_table_dev(c.name, c.devbuf, sizeof(c.devbuf)))) {
+	else if ((r = cli_onl_table_dev(c.name, c.devbuf, sizeof(c.devbuf))) && final) {
+		(void)cli_detail_take();
+		r = cli_onl_simple_result(o, "resume", "no conversion in progress, nothing to do");
+		goto out;
+	} else if (r) {
 		cli_detail("cannot tell the data device of %s (%s)", c.name, strerror(-r));
 		r = cli_onl_fail(&c, r, 0);
 		goto out;
@@ -672,6 +701,16 @@ int cli_cmd_resume(const struct cli_opts *o)
 	c.dev = c.dpos[0] = c.devbuf;
 	if (!c.od.header && rt.header[0])
 		c.od.header = rt.header;
+	/*
+	 * A final-state table with a header that records a conversion: the
+	 * converter died between recording the start and swapping the partial
+	 * table in. The converter's switch does that swap (boundary 0 serves
+	 * the same bytes), so resume runs it like any other interrupted run.
+	 */
+	if (final && cli_onl_header_dir(&c) == VXTS_DIR_NONE) {
+		r = cli_onl_simple_result(o, "resume", "no conversion in progress, nothing to do");
+		goto out;
+	}
 	r = cli_onl_convert(&c);
 out:
 	cli_onl_free(&c);

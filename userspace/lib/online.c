@@ -474,6 +474,27 @@ int vxts_online_kernel(const char *name, struct vxts_online_kstate *k)
 			    t.t[0].params) : 0;
 }
 
+/*
+ * A converter killed between the suspend and the resume of a reload (or of
+ * a takeover) leaves NAME suspended with the new table inactive: IO to it
+ * waits for ever. The inactive table is dropped and NAME resumed on the
+ * table it served before; the converter redoes the reload from the header's
+ * state (switch, finish and takeover are idempotent). A crash here leaves
+ * NAME suspended (run again) or resumed on its old table.
+ */
+int vxts_online_unsuspend(const char *name)
+{
+	struct vxts_dm_info in;
+	int r = vxts_dm_info(name, &in);
+
+	if (r || !in.exists || !in.suspended)
+		return r;
+	if (in.inactive_table && (r = vxts_dm_clear(name)))
+		return r;
+	r = vxts_dm_resume(name);
+	return r ? r : 1;
+}
+
 int vxts_online_data_device(const char *name, char *devno, size_t len)
 {
 	struct vxts_dm_table t;

@@ -77,4 +77,11 @@ void vxts_online_key_desc(char *buf, size_t len, const char *uuid, uint32_t key_
 int vxts_online_parse_table(const char *params, char *devno, size_t devno_len,
 			    char *key, char *old_key, size_t key_len);
 
+/*
+ * If @name is suspended (a reload cut between suspend and resume): drops its
+ * inactive table and resumes it on the live one. 1 if it did, 0 if @name was
+ * not suspended, else -errno. Call only with no converter running.
+ */
+int vxts_online_unsuspend(const char *name);
+
 #endif
