@@ -105,6 +105,8 @@ static const struct rc_case rc_cases[] = {
 	{ "kernel behind, nothing held", E, 800, false, 0, 0, E, 1056, 0, 0, -EUCLEAN, 0, 0 },
 	{ "directions differ", E, 800, false, 0, 0, D, 800, 0, 0, -EUCLEAN, 0, 0 },
 	{ "mapping not converting", N, 0, false, 0, 0, E, 0, 0, 0, -EUCLEAN, 0, 0 },
+	{ "header names a window the kernel released (hand-sent release)", E, 800, false, 0, 0,
+	  E, 800, 800, 1056, -EUCLEAN, 0, 0 },
 	{ "header window is another one", E, 800, true, 800, 1056, E, 800, 800, 900,
 	  -EUCLEAN, 0, 0 },
 	{ "header boundary beyond the held window", E, 800, true, 800, 1056, E, 2048, 0, 0,

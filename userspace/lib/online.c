@@ -139,6 +139,22 @@ int vxts_online_reconcile(const struct vxts_online_kstate *k,
 	if (h->dir != VXTS_DIR_NONE && h->dir != k->dir)
 		return onl_unclean("different directions");
 	if (!k->held) {
+		/*
+		 * The header names a window only while the kernel holds it
+		 * (hold, then the "in flight" commit; the "past it" commit,
+		 * then advance). Not held: someone sent `release`, the target
+		 * served the half-converted window in the old form and
+		 * applications may have written it; recovering the window from
+		 * its record would put old content over those writes.
+		 */
+		if (h->win_hi)
+			return vxts_err(-EUCLEAN, "the header names window %llu-%llu in flight but "
+					"the mapping holds no window (a `release` sent by hand?): "
+					"writes since then may be in it, and recovering it would "
+					"overwrite them; nothing was written, investigate (check the "
+					"data in that window) before converting",
+					(unsigned long long)h->win_lo,
+					(unsigned long long)h->win_hi);
 		if (k->boundary != h->boundary)
 			return onl_unclean(k->boundary > h->boundary ?
 					   "kernel boundary past the header's" :
