@@ -682,7 +682,6 @@ int vxts_online_takeover(const char *name, const struct vxts_online_map *m,
 struct onl {
 	const char *name;
 	struct vxts_online_win win;
-	uint64_t first_len;		/* REHOLD: the held window's length */
 	double t_hold, t_pause;
 	double *samples;
 	size_t n, cap;
@@ -756,10 +755,7 @@ static int onl_release(void *ctx, uint64_t off, uint64_t len, uint64_t boundary)
 static uint64_t onl_next_len(void *ctx, uint64_t off, uint64_t max)
 {
 	struct onl *o = ctx;
-	uint64_t len = o->first_len ? o->first_len : o->win.cur;
-
-	o->first_len = 0;
-	return len;
+	return o->win.cur;
 }
 
 /* At a window edge, nothing held: the place to wait while paused. */
@@ -837,8 +833,18 @@ static int onl_reconcile(struct onl *o, struct vxts_volume *v, struct vxts_onlin
 		snprintf(msg, sizeof(msg), "advance %" PRIu64, arg);
 		return r ? r : onl_msg(o, msg);
 	}
+	/*
+	 * Held, but the header never recorded the window: nothing was
+	 * written in it (data is written only once the header names it), so
+	 * the old form the target serves after a release is what the disk
+	 * holds. Releasing it (rather than re-holding it as the first window)
+	 * lets this run plan its own windows: a killed run's window may be
+	 * longer than this run's largest, which the kernel would refuse to
+	 * hold as a different window while IO to the held one waited. A crash
+	 * after the release leaves nothing held and the same header.
+	 */
 	if (act == VXTS_ONL_REHOLD)
-		o->first_len = arg * 512;
+		return onl_msg(o, "release");
 	return 0;
 }
 

@@ -30,9 +30,10 @@ struct vxts_online_hstate {
 enum vxts_online_action {
 	VXTS_ONL_NOTHING = 0,		/* consistent: go on */
 	VXTS_ONL_ADVANCE,		/* header past the held window: `advance arg` */
-	VXTS_ONL_REHOLD,		/* held window, header never recorded it: make
-					 * it the first window (hold is idempotent),
-					 * arg = its length in sectors */
+	VXTS_ONL_REHOLD,		/* held window, header never recorded it:
+					 * nothing written in it, the driver releases
+					 * it and plans its own windows; arg = its
+					 * length in sectors */
 	VXTS_ONL_RECOVER,		/* header names the held window: the engine's
 					 * recovery holds it again and rebuilds it */
 };
