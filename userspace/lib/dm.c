@@ -408,12 +408,28 @@ int vxts_dm_rename(const char *name, const char *new_name)
 
 /* ---- kernel keyring ------------------------------------------------------------ */
 
+/*
+ * dm-vxts finds the key with request_key() in the context of the process
+ * that loads the table, which searches that process's thread, process and
+ * session keyrings. The user keyring is reached only through the session
+ * keyring, so a process with a session keyring of its own (`keyctl session
+ * -`, a systemd unit with the default KeyringMode=private) would load a
+ * table the kernel refuses with ENOKEY. Linking the user keyring into the
+ * process keyring (made on first use, gone with the process) makes the keys
+ * findable whatever the session; the keys themselves stay in @u only.
+ */
 int vxts_keyring_add(const char *desc, const uint8_t *key, size_t len)
 {
 	long id = syscall(SYS_add_key, "logon", desc, key, len, KEY_SPEC_USER_KEYRING);
 
-	return id < 0 ? vxts_err(-errno, "cannot add the logon key %s to the user keyring: %s",
-				 desc, strerror(errno)) : 0;
+	if (id < 0)
+		return vxts_err(-errno, "cannot add the logon key %s to the user keyring: %s",
+				desc, strerror(errno));
+	if (syscall(SYS_keyctl, KEYCTL_LINK, KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) < 0)
+		return vxts_err(-errno, "cannot link the user keyring into the process keyring "
+				"(the kernel would not find the logon key %s): %s", desc,
+				strerror(errno));
+	return 0;
 }
 
 static long keyring_find(const char *desc)

@@ -593,6 +593,20 @@ int vxts_online_describe(struct vxts_volume *v, const char *device,
 	return r ? r : onl_describe(v, devno, m);
 }
 
+/* Unlinks a logon key no table uses any more (absent is fine). */
+static void onl_key_drop(const char *desc)
+{
+	if (desc[0])
+		vxts_keyring_unlink(desc);
+}
+
+/* A table that failed to go live leaves no key behind (describe added them). */
+static void onl_keys_drop(const struct vxts_online_map *m)
+{
+	onl_key_drop(m->key_desc);
+	onl_key_drop(m->old_desc);
+}
+
 static void onl_uuid(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "VXTS-%s", name);
@@ -611,6 +625,8 @@ int vxts_online_create(const char *name, const struct vxts_online_map *m,
 		return vxts_err(r, "no table for a volume in state %s", vxts_state_name(m->state));
 	onl_uuid(uuid, sizeof(uuid), name);
 	r = vxts_dm_create(name, uuid, &t);
+	if (r && r != -EEXIST)	/* -EEXIST: NAME may be this volume's, using them */
+		onl_keys_drop(m);
 	return r ? r : onl_conf_write(name, device, header, NULL);
 }
 
@@ -673,6 +689,8 @@ int vxts_online_takeover(const char *name, const struct vxts_online_map *m,
 	r = vxts_online_table(m, &t);
 	if (!r)
 		r = vxts_dm_reload(name, &t);
+	if (r)
+		onl_keys_drop(m);
 	onl_inner_name(iname, sizeof(iname), name);
 	return r ? r : onl_conf_write(name, device, header, iname);
 }
@@ -884,13 +902,6 @@ static int onl_switch(struct vxts_volume *v, const char *name, const char **did)
 	return r;
 }
 
-/* Unlinks a logon key no table uses any more (absent is fine). */
-static void onl_key_drop(const char *desc)
-{
-	if (desc[0])
-		vxts_keyring_unlink(desc);
-}
-
 /*
  * The conversion is complete in the header: the partial table (boundary at
  * the end, nothing held) and the final one serve the same bytes, so the
@@ -921,8 +932,11 @@ static int onl_finish(struct vxts_volume *v, const char *name)
 		r = vxts_online_table(&m, &t);
 	if (!r)
 		r = vxts_dm_reload(name, &t);
-	if (r)
+	if (r) {
+		/* the partial table keeps the DEKs it loaded; a re-run adds them again */
+		onl_keys_drop(&m);
 		return r;
+	}
 	if (m.state == VXTS_STATE_PLAINTEXT) {
 		onl_key_drop(key);
 		onl_key_drop(oldk);
