@@ -468,6 +468,17 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 		struct vxts_online_rt rt;
 
 		vxts_online_runtime(c.name, &rt);
+		/*
+		 * A converter runs already (perhaps paused for maintenance):
+		 * this run could only fail on its lock, and must not clear a
+		 * pause it did not set on the way.
+		 */
+		if (rt.converter) {
+			cli_detail("a converter is already running on %s (pid %d)%s", c.name,
+				   rt.pid, rt.paused ? ", paused: `vxts resume` wakes it" : "");
+			r = cli_onl_fail(&c, -EBUSY, CLI_EXIT_BUSY);
+			goto out;
+		}
 		if (rt.inner[0] && rt.device[0]) {
 			snprintf(c.devbuf, sizeof(c.devbuf), "%s", rt.device);
 			c.dev = c.dpos[0] = c.devbuf;

@@ -432,6 +432,13 @@ static int onl_lock(const char *name, int *fd)
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (*fd < 0)
 		return vxts_err(-errno, "cannot open %s", path);
+	/*
+	 * vxts_online_runtime() probes with a shared lock held for a moment:
+	 * a probe must not make a starting converter give up, so a busy lock
+	 * is tried again for up to 0.5 s (a real converter holds it far longer).
+	 */
+	for (n = 0; flock(*fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK && n < 50; n++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
 	if (flock(*fd, LOCK_EX | LOCK_NB)) {
 		n = errno;
 		close(*fd);
