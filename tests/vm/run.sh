@@ -67,7 +67,7 @@ vm_boot() { # <kver> <initrd> <log> <res>
 	# panic=-1 with -no-reboot turns any panic (oops=panic) into a QEMU exit.
 	# In the background so that the EXIT trap can stop it if we are killed
 	# (timeout puts itself in its own process group).
-	timeout "${VXTS_VM_TIMEOUT:-900}" qemu-system-x86_64 $accel -m 2G -smp 2 \
+	timeout "${VXTS_VM_TIMEOUT:-2400}" qemu-system-x86_64 $accel -m 2G -smp 2 \
 		-nographic -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$2" \
 		-drive "file=$img,if=none,id=nv0,format=raw" -device nvme,serial=vxts0,drive=nv0 \
