@@ -971,8 +971,11 @@ int vxts_online_run(struct vxts_volume *v, const char *name,
 	r = vxts_info(v, &in);
 	if (r)
 		return r;
+	/* the target refuses a hold over 1 GiB: a larger max_window never fits */
 	vxts_online_win_init(&o.win, in.unit_size,
-			     o.oo->max_window ? o.oo->max_window : ONL_DEF_MAX_WINDOW,
+			     !o.oo->max_window ? ONL_DEF_MAX_WINDOW :
+			     o.oo->max_window > ONL_HOLD_MAX_SECTORS * 512 ?
+			     ONL_HOLD_MAX_SECTORS * 512 : o.oo->max_window,
 			     o.oo->max_hold_ms);
 	c.window_size = o.win.max;
 	if (!c.chunk_size)
