@@ -650,6 +650,31 @@ static int cli_onl_table_dev(const char *name, char *buf, size_t len)
 }
 
 /*
+ * A taken-over LV whose table no longer maps the inner device: an LVM
+ * command (lvextend, lvchange --refresh, pvmove, a snapshot...) reloaded
+ * LVM's own table, which serves the on-disk bytes (ciphertext where
+ * converted) as they are. Nothing vxts can fix under a mounted filesystem.
+ */
+static bool cli_onl_replaced(const char *name, const struct vxts_online_rt *rt)
+{
+	char have[32], want[32];
+
+	if (!rt->inner[0] || !rt->device[0] || vxts_dm_devno(rt->device, want, sizeof(want))) {
+		(void)cli_detail_take();
+		return false;
+	}
+	if (vxts_online_data_device(name, have, sizeof(have))) {
+		(void)cli_detail_take();
+		return true;
+	}
+	return strcmp(have, want) != 0;
+}
+
+#define CLI_ONL_REPLACED "the table of %s was replaced behind vxts (an LVM command " \
+	"reloaded the LV?): it now serves the raw on-disk bytes, ciphertext where converted; " \
+	"stop using it, unmount, `vxts close %s` and `vxts open` it again"
+
+/*
  * The header's direction, read without a key (none when no vxts header can
  * be read at all: nothing to resume then).
  */
@@ -697,6 +722,11 @@ int cli_cmd_resume(const struct cli_opts *o)
 		goto out;
 	}
 	vxts_online_pause(c.name, false);
+	if (cli_onl_replaced(c.name, &rt)) {
+		cli_detail(CLI_ONL_REPLACED, c.name, c.name);
+		r = cli_onl_fail(&c, -EUCLEAN, 0);
+		goto out;
+	}
 	final = !k.is_vxts || k.dir == VXTS_DIR_NONE;
 	if (rt.device[0])
 		snprintf(c.devbuf, sizeof(c.devbuf), "%s", rt.device);
@@ -794,6 +824,10 @@ static void cli_onl_status_text(const char *name, const struct vxts_online_kstat
 		       (unsigned long long)in->boundary);
 	if (rt->inner[0])
 		printf("  taken over: the old table lives in %s\n", rt->inner);
+	if (cli_onl_replaced(name, rt)) {
+		printf("  WARNING: " CLI_ONL_REPLACED "\n", name, name);
+		cli_warn(CLI_ONL_REPLACED, name, name);
+	}
 	if (hint)
 		printf("  %s\n", hint);
 }
@@ -827,6 +861,7 @@ static void cli_onl_status_json(const struct cli_opts *o, const struct vxts_onli
 	cli_json_u64(&j, "drain_max_us", k->drain_max_us);
 	cli_json_str(&j, "data_device", rt->device);
 	cli_json_str(&j, "inner", rt->inner);
+	cli_json_bool(&j, "table_replaced", cli_onl_replaced(o->pos[0], rt));
 	cli_json_obj_close(&j);
 	cli_json_obj_open(&j, "converter");
 	cli_json_bool(&j, "running", rt->converter);

@@ -655,11 +655,34 @@ int vxts_online_takeover_prepare(const char *name, char *inner, size_t len)
 	onl_inner_name(iname, sizeof(iname), name);
 	vxts_dm_path(iname, inner, len);
 	r = vxts_dm_info(iname, &in);
-	if (!r && in.exists)
-		return -EEXIST;
 	r = r ? r : vxts_dm_query(name, true, &t);
 	if (r)
 		return r;
+	/*
+	 * A spare inner from a crash between giveback's reload and remove is
+	 * reused only if it is the same view as the LV's table now; if LVM
+	 * changed the LV since (lvextend, pvmove), the spare maps old extents.
+	 */
+	if (in.exists) {
+		struct vxts_dm_table it;
+
+		if (t.n == 1 && !strcmp(t.t[0].type, "vxts"))
+			return -EEXIST;		/* taken over already: the inner is live */
+		r = vxts_dm_query(iname, true, &it);
+		if (r)
+			return r;
+		bool same = it.n == t.n;
+
+		for (unsigned int i = 0; same && i < t.n; i++)
+			same = it.t[i].start == t.t[i].start && it.t[i].len == t.t[i].len &&
+			       !strcmp(it.t[i].type, t.t[i].type) &&
+			       !strcmp(it.t[i].params, t.t[i].params);
+		if (!same)
+			return vxts_err(-EUCLEAN, "%s exists and maps other extents than %s "
+					"now (the LV changed since a takeover): remove it "
+					"(dmsetup remove %s) and retry", iname, name, iname);
+		return -EEXIST;
+	}
 	if (t.n == 1 && !strcmp(t.t[0].type, "vxts"))
 		return vxts_err(-EBUSY, "%s is a vxts mapping already", name);
 	/* the inner has the same extents: the same bytes at the same offsets */

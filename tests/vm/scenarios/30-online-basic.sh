@@ -245,4 +245,26 @@ assert_blk /dev/mapper/on
 [ "$(dev_sum /dev/mapper/on "$M16" $((32 << 20)))" = "$TAIL" ] ||
 	fail "open after the offline encrypt reads other data"
 vxts close on > /dev/null 2>&1 || fail "final close"
+
+# A taken-over LV whose table an LVM command reloads (here by hand: the LV's
+# own linear table loaded back) serves raw ciphertext: status must say so,
+# resume must refuse to convert over it (exit 14).
+step "takeover, then the LV's table replaced behind vxts: status warns, resume refuses"
+dev_zero /dev/ram2
+dev_zero /dev/ram3
+printf '0 16384 linear /dev/ram2 0\n' > lvx.tbl
+dmsetup create lvx < lvx.tbl || fail "cannot create the fake LV"
+vxts encrypt --online lvx /dev/mapper/lvx --header /dev/ram3 --key-file "$ONLINE_KEK" \
+	--no-progress --force < /dev/null > tk.out 2>&1 || { cat tk.out; fail "takeover encrypt"; }
+[ "$(dm_target_of lvx)" = vxts ] || fail "lvx is not vxts after the takeover"
+vxts status lvx --json > tk.json 2>&1 || { cat tk.json; fail "status of the taken-over LV"; }
+grep -q '"table_replaced": *false' tk.json || { cat tk.json; fail "status: no table_replaced false"; }
+dmsetup reload lvx < lvx.tbl && dmsetup suspend lvx && dmsetup resume lvx ||
+	fail "cannot put the LV's table back"
+vxts status lvx --json > tk2.json 2> tk2.err
+grep -q '"table_replaced": *true' tk2.json || { cat tk2.json tk2.err; fail "status misses the replaced table"; }
+vxts resume lvx --key-file "$ONLINE_KEK" --no-progress < /dev/null > tk3.out 2>&1
+rc=$?
+[ "$rc" -eq 14 ] || { cat tk3.out; fail "resume over a replaced table exited $rc, not 14"; }
+dmsetup remove lvx && dmsetup remove lvx-vxts-inner || fail "cleanup of the fake LV"
 exit 0
