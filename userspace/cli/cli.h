@@ -68,6 +68,7 @@ enum cli_opt_id {
 	OPT_FORCE,
 	OPT_ONLINE,
 	OPT_MAX_HOLD_MS,
+	OPT_TAKEOVER_LVM,
 	OPT_PKCS11_URI,
 	OPT_NEW_PKCS11_URI,
 	OPT_PKCS11_MODULE,
@@ -97,6 +98,7 @@ struct cli_opts {
 	bool volume_key;
 	bool no_progress;
 	bool online;			/* encrypt/decrypt/reencrypt NAME DEVICE */
+	bool takeover_lvm;		/* online: may take over an LVM LV */
 	const char *header;
 	const char *key_file;
 	const char *passphrase_file;

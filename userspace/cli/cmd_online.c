@@ -292,6 +292,24 @@ static bool cli_onl_is_takeover(struct cli_onl *c)
 	return c->dev && cli_onl_dm_name(c->dev, n, sizeof(n)) && !strcmp(n, c->name);
 }
 
+/*
+ * An LVM LV (dm uuid "LVM-...") is taken over only with --takeover-lvm: any
+ * LVM command that reloads it while taken over puts LVM's table back over
+ * the vxts one under the mounted filesystem (ONLINE.md, the hazard).
+ */
+static int cli_onl_lvm_ok(struct cli_onl *c)
+{
+	struct vxts_dm_info in;
+
+	if (c->o->takeover_lvm || vxts_dm_info(c->name, &in) || strncmp(in.uuid, "LVM-", 4))
+		return 0;
+	cli_detail("%s is an LVM logical volume: while vxts has it taken over, no LVM command "
+		   "may reload it (lvextend, lvchange --refresh, lvcreate -s, pvmove, lvconvert "
+		   "put LVM's table back over the encrypted data: data loss); add "
+		   "--takeover-lvm to accept that (docs/ONLINE.md)", c->name);
+	return -EPERM;
+}
+
 /* The volume is opened on the inner copy of NAME's table from here on. */
 static int cli_onl_takeover_prepare(struct cli_onl *c)
 {
@@ -451,6 +469,10 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 	if (there != 1) {
 		if (dir == VXTS_DIR_ENCRYPT)
 			r = cli_onl_unit_check(&c);
+		if (!r && takeover && (r = cli_onl_lvm_ok(&c))) {
+			r = cli_onl_fail(&c, r, CLI_EXIT_USAGE);
+			goto out;
+		}
 		if (!r && takeover)
 			r = cli_onl_takeover_prepare(&c);
 		if (!r && dir == VXTS_DIR_ENCRYPT)
@@ -517,6 +539,10 @@ int cli_cmd_open(const struct cli_opts *o)
 		cli_detail("%s is a device-mapper device that is not %s: choose another NAME",
 			   c.name, c.dev);
 		r = cli_onl_fail(&c, -EEXIST, CLI_EXIT_BUSY);
+		goto out;
+	}
+	if (takeover && (r = cli_onl_lvm_ok(&c))) {
+		r = cli_onl_fail(&c, r, CLI_EXIT_USAGE);
 		goto out;
 	}
 	if (takeover)

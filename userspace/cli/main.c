@@ -31,7 +31,7 @@
 			 OPT_BIT(OPT_CHUNK_SIZE) | OPT_BIT(OPT_THREADS) | \
 			 OPT_BIT(OPT_NO_PROGRESS) | OPT_BIT(OPT_YES) | \
 			 OPT_BIT(OPT_RATE_LIMIT) | OPT_BIT(OPT_WINDOW_SIZE))
-#define O_ONLINE	(OPT_BIT(OPT_ONLINE) | OPT_BIT(OPT_MAX_HOLD_MS))
+#define O_ONLINE	(OPT_BIT(OPT_ONLINE) | OPT_BIT(OPT_MAX_HOLD_MS) | OPT_BIT(OPT_TAKEOVER_LVM))
 #define O_LAYOUT	(OPT_BIT(OPT_HEADER_AT_END) | OPT_BIT(OPT_SECTOR_SIZE) | \
 			 OPT_BIT(OPT_IV_OFFSET) | OPT_BIT(OPT_LABEL) | O_ARGON2)
 
@@ -50,7 +50,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "status", "NAME|DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
 	  "state, percent done, rate and ETA of DEVICE (or of mapping NAME)", cli_cmd_status },
 	{ "open", "NAME DEVICE", 2, 2, O_COMMON | O_UNLOCK | OPT_BIT(OPT_NEW_KEY_FILE) |
-	  OPT_BIT(OPT_NEW_PASSPHRASE_FILE),
+	  OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_TAKEOVER_LVM),
 	  "map DEVICE as /dev/mapper/NAME through dm-vxts (finishes a cut window first)",
 	  cli_cmd_open },
 	{ "close", "NAME", 1, 1, OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON),

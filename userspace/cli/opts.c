@@ -90,6 +90,8 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 		"convert NAME DEVICE while in use: map /dev/mapper/NAME over DEVICE through dm-vxts" },
 	[OPT_MAX_HOLD_MS] = { "max-hold-ms", "MS",
 		"online: hold application IO to a window at most about this long (default 10)" },
+	[OPT_TAKEOVER_LVM] = { "takeover-lvm", NULL,
+		"online/open: take over an LVM LV; no LVM command may reload it while taken over (ONLINE.md)" },
 	[OPT_INTERVAL] = { "interval", "MS",
 		"status: how long to watch the boundary to measure the rate (default 1000)" },
 };
@@ -216,6 +218,7 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 		}
 		break;
 	case OPT_ONLINE: o->online = true; break;
+	case OPT_TAKEOVER_LVM: o->takeover_lvm = true; break;
 	case OPT_MAX_HOLD_MS: r = cli_opts_u32(name, arg, 1, 60000, &o->max_hold_ms); break;
 	case OPT_INTERVAL: r = cli_opts_u32(name, arg, 0, 60000, &o->interval_ms); break;
 	case OPT_THREADS: r = cli_opts_u32(name, arg, 1, 256, &o->threads); break;

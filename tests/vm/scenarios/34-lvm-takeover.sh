@@ -35,9 +35,15 @@ mount -t ext4 "/dev/$VG/$LV" "$MNT" || fail "mount"
 fs_seed "$MNT" mir
 
 step "encrypt --online $NAME /dev/$VG/$LV: takeover under a mounted, written filesystem"
+# without --takeover-lvm an LV is refused (exit 2), nothing touched
+vxts encrypt --online "$NAME" "/dev/$VG/$LV" $HDR --key-file "$ONLINE_KEK" --no-progress \
+	< /dev/null > nolvm.out 2>&1
+rc=$?
+[ "$rc" -eq 2 ] || { cat nolvm.out; fail "LV takeover without --takeover-lvm: exit $rc, not 2"; }
+dmsetup info "$NAME-vxts-inner" > /dev/null 2>&1 && fail "refused takeover left an inner device"
 fs_writer_start "$MNT" mir
 sleep 1
-online_bg enc encrypt "$NAME" "/dev/$VG/$LV" $HDR --rate-limit 12M
+online_bg enc encrypt "$NAME" "/dev/$VG/$LV" $HDR --rate-limit 12M --takeover-lvm
 online_wait enc "$ONLINE_PID"
 sleep 1
 fs_writer_stop mir
@@ -66,7 +72,7 @@ rm -rf /run/vxts
 lvm_q vgchange -ay "$VG"
 [ "$(dmsetup table "$NAME")" = "$old" ] || fail "the LV came back with another table"
 mount -t ext4 -o ro "/dev/$VG/$LV" "$MNT" 2> /dev/null && { umount "$MNT"; fail "the raw LV mounts: not encrypted"; }
-vxts open "$NAME" "/dev/$VG/$LV" $HDR --key-file "$ONLINE_KEK" > open.out 2>&1 ||
+vxts open "$NAME" "/dev/$VG/$LV" $HDR --key-file "$ONLINE_KEK" --takeover-lvm > open.out 2>&1 ||
 	{ cat open.out; fail "vxts open $NAME after the reboot: exit $?"; }
 [ "$(dm_target_of "$NAME")" = vxts ] || fail "vxts open did not load vxts into $NAME"
 [ "$(dmsetup table "$NAME-vxts-inner")" = "$old" ] || fail "vxts open: no inner device with the LV's table"
@@ -89,7 +95,7 @@ mount -t ext4 "/dev/$VG/g" /mnt/lvg || fail "mount the 1 KiB ext4"
 echo before > /mnt/lvg/before && sync
 gold=$(dmsetup table "$VG-g")
 vxts encrypt --online "$VG-g" "/dev/$VG/g" --header hdr2 --key-file "$ONLINE_KEK" \
-	--no-progress < /dev/null > g.out 2>&1
+	--no-progress --takeover-lvm < /dev/null > g.out 2>&1
 rc=$?
 echo "   vxts encrypt --online $VG-g: exit $rc: $(tail -n 1 g.out)"
 if [ "$rc" -ne 0 ]; then
