@@ -532,6 +532,13 @@ int cli_cmd_open(const struct cli_opts *o)
 	there = cli_onl_exists(&c);
 	takeover = there == 2 && cli_onl_is_takeover(&c);
 	if (there == 1) {
+		struct vxts_online_rt rt;
+
+		vxts_online_runtime(c.name, &rt);
+		if (!rt.converter && vxts_online_unsuspend(c.name) > 0)
+			cli_warn("%s was left suspended by an interrupted reload: resumed on its "
+				 "previous table", c.name);
+		(void)cli_detail_take();
 		cli_info(o, "%s: open already", c.name);
 		goto done;
 	}
