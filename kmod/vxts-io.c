@@ -354,6 +354,13 @@ static void vxts_io_crypt_done(struct vxts_io *io)
  * Writes left to helpers complete (and only then count as written) after
  * the helper submitted them, so flush ordering is unchanged: dm core only
  * sends a flush after the writes it covers completed.
+ *
+ * Crash: nothing reaches the device before every chunk is encrypted (the
+ * clone is submitted whole, once). A crash or power cut while a bio is
+ * with the helpers leaves the old data, one while its clone is on the way
+ * leaves old or new data per data unit, as for any write in flight, and
+ * the submitter was never told it was done: no new on-disk state, nothing
+ * for recovery to fix (03-flush-fua and 64-fanout check the data).
  */
 /* Chunk @i: its part of the source, and of the clone for writes. */
 static int vxts_io_chunk(struct vxts_io *io, struct vxts_creq *cr,
