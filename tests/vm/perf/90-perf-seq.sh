@@ -127,12 +127,47 @@ while [ $r -le "$rounds" ]; do
 			cpu=$(awk -v bw="$1" -v rt="$runtime" -v ticks=$((b1 - b0)) \
 				'BEGIN { g = bw * (rt + 1) / 1073741824; c = 0; if (g > 0) c = ticks / 100 / g; printf "%.2f", c }')
 			info "perf $r $w $t" "MiBps=$(($1 / 1048576)) iops=$2 p99us=$(($3 / 1000)) cpu_s_per_gib=$cpu"
+			echo "$w $t $(($1 / 1048576)) $2 $(($3 / 1000)) $cpu" >> runs.txt
 		done
 	done
 	r=$((r + 1))
 done
 vx_params "$fan" "$cache" "$backlog"
 info perf-vx-status "$(dmsetup status vx)"
+
+# Medians over the rounds, and vx against the better dm-crypt (in IOPS,
+# p99 and CPU per GiB: > 1 means vx is better on all three).
+awk '
+function med(key,   n, i, j, t, a) {
+	n = split(vals[key], a, " ")
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return a[int((n + 1) / 2)]
+}
+{
+	w[$1] = 1
+	vals[$1 " " $2 " iops"] = vals[$1 " " $2 " iops"] " " $4
+	vals[$1 " " $2 " p99"] = vals[$1 " " $2 " p99"] " " $5
+	vals[$1 " " $2 " cpu"] = vals[$1 " " $2 " cpu"] " " $6
+}
+END {
+	for (k in w) {
+		bi = med(k " dcd iops"); if (med(k " dct iops") + 0 > bi + 0) bi = med(k " dct iops")
+		bp = med(k " dcd p99"); if (med(k " dct p99") + 0 < bp + 0) bp = med(k " dct p99")
+		bc = med(k " dcd cpu"); if (med(k " dct cpu") + 0 < bc + 0) bc = med(k " dct cpu")
+		printf "VXTS-INFO perf-median %s iops dcd=%s dct=%s vx=%s vx0=%s p99us dcd=%s dct=%s vx=%s cpu dcd=%s dct=%s vx=%s vx0=%s\n", k,
+			med(k " dcd iops"), med(k " dct iops"), med(k " vx iops"), med(k " vx0 iops"),
+			med(k " dcd p99"), med(k " dct p99"), med(k " vx p99"),
+			med(k " dcd cpu"), med(k " dct cpu"), med(k " vx cpu"), med(k " vx0 cpu")
+		ri = 0; rp = 0; rc = 0
+		if (bi > 0) ri = med(k " vx iops") / bi
+		if (med(k " vx p99") > 0) rp = bp / med(k " vx p99")
+		if (med(k " vx cpu") > 0) rc = bc / med(k " vx cpu")
+		printf "VXTS-INFO perf-ratio %s vx/best-crypt iops=%.2f p99=%.2f cpu=%.2f\n", k, ri, rp, rc
+	}
+}' runs.txt | tee /dev/ttyS1
 for t in dcd dct vx lin dca dcg; do
 	[ -b /dev/mapper/$t ] && dm_down $t
 done
