@@ -9,7 +9,8 @@
  *   vxts-crypt.c   the skcipher, tweaks, en/decryption of a bio's data units
  *   vxts-window.c  conversion boundary and held window: classification
  *                  (pure), messages' state checks, in-flight tracking, hold
- *   vxts-io.c      map, clone completions, bounce pages, read workqueue
+ *   vxts-io.c      map, clone completions, bounce pages, read workqueue,
+ *                  fan-out of large bios to helpers on other CPUs
  *   vxts-target.c  ctr/dtr, status, io_hints, target_type, module init
  */
 #ifndef DM_VXTS_H
