@@ -425,7 +425,7 @@ static unsigned int vxts_io_get_helpers(struct vxts_io *io, unsigned int size)
 	unsigned int want, n;
 
 	io->nr_helpers = 0;
-	if (!min_kib || size < min_kib * 1024U)
+	if (!min_kib || (size >> 10) < min_kib)
 		return 0;
 	want = min3(num_online_cpus() - 1, (unsigned int)VXTS_MAX_HELPERS,
 		    io->nr_chunks - 1);
