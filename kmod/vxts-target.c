@@ -507,7 +507,11 @@ static void vxts_status_info(struct vxts_ctx *ctx, char *result,
 	       s.bounce_waits, s.refused_bios);
 	if (vxts_converting(ctx))
 		vxts_status_convert(ctx, result, maxlen);
-	/* Named, like the conversion fields, and after them: parsers look by name. */
+	/*
+	 * Named, like the conversion fields, and after them (fields 9-15 stay
+	 * where ONLINE.md has them); status_convert appended on its own.
+	 */
+	sz = strlen(result);
 	DMEMIT(" fanned:%llu helper_chunks:%llu", s.fanned_bios, s.helper_chunks);
 }
 
