@@ -9,7 +9,8 @@
  *   vxts-crypt.c   the skcipher, tweaks, en/decryption of a bio's data units
  *   vxts-window.c  conversion boundary and held window: classification
  *                  (pure), messages' state checks, in-flight tracking, hold
- *   vxts-io.c      map, clone completions, bounce pages, read workqueue
+ *   vxts-io.c      map, clone completions, bounce pages, read workqueue,
+ *                  fan-out of large bios to helpers on other CPUs
  *   vxts-target.c  ctr/dtr, status, io_hints, target_type, module init
  */
 #ifndef DM_VXTS_H
@@ -180,6 +181,10 @@ int vxts_crypt_unit(const struct vxts_crypt *c, struct vxts_creq *cr,
 		    u64 rel_sector, bool encrypt);
 bool vxts_crypt_bio_aligned(const struct vxts_crypt *c, struct bio *bio,
 			    u64 rel_sector);
+int vxts_crypt_iter(const struct vxts_crypt *c, struct vxts_creq *cr,
+		    struct bio *src, struct bvec_iter src_iter,
+		    struct bio *dst, struct bvec_iter dst_iter,
+		    u64 rel_sector, bool encrypt);
 int vxts_crypt_bio(const struct vxts_crypt *c, struct vxts_creq *cr,
 		   struct bio *src, struct bvec_iter src_iter,
 		   struct bio *dst, u64 rel_sector, bool encrypt);
@@ -283,6 +288,8 @@ struct vxts_stats {
 	u64 reads_deferred;	/* decrypted on the workqueue */
 	u64 bounce_waits;	/* writes that took the blocking pool path */
 	u64 refused_bios;	/* misaligned bios failed with an IO error */
+	u64 fanned_bios;	/* large bios whose units were shared with helpers */
+	u64 helper_chunks;	/* chunks that helper work items processed */
 };
 
 struct vxts_ctx {
@@ -305,9 +312,32 @@ struct vxts_ctx {
 	unsigned int creq_offset;	/* skcipher request within the per-bio data */
 	mempool_t page_pool;		/* bounce pages for writes */
 	struct mutex bounce_lock;	/* serialises the blocking bounce path */
+	spinlock_t cache_lock;		/* the bounce page cache */
+	struct list_head cache;		/* recycled bounce pages, via page->lru */
+	unsigned int cache_nr;
 	struct bio_set bs;		/* read and write clones */
 	struct workqueue_struct *wq;	/* deferred read decryption (and rare writes) */
+	struct workqueue_struct *fan_wq;	/* per-CPU helpers for large bios */
+	unsigned int helper_size;	/* bytes per helper, its request included */
+	atomic_t fan_backlog;		/* bios left wholly to helpers, unfinished */
 	struct vxts_stats __percpu *stats;
+};
+
+/*
+ * Large bios: at most this many helper work items, each on another CPU,
+ * share a bio's chunks with the CPU that maps (or completes) it.
+ */
+#define VXTS_MAX_HELPERS	3
+
+/*
+ * One helper: a work item with a crypto request of its own. Allocated only
+ * for a bio that is shared out (kmalloc, never waiting), not kept in every
+ * bio's per-bio data, which every small bio would pay for.
+ */
+struct vxts_helper {
+	struct work_struct work;
+	struct vxts_io *io;
+	struct vxts_creq creq;
 };
 
 /* Per-bio state (ti->per_io_data_size); the skcipher request follows it. */
@@ -319,6 +349,17 @@ struct vxts_io {
 	u64 rel_sector;			/* first sector relative to the target start */
 	struct work_struct work;
 	struct vxts_track track;	/* converting targets only */
+	/* The en/decryption of this bio, possibly shared out (vxts-io.c). */
+	struct bio *clone;		/* write: the ciphertext clone; read: NULL */
+	bool encrypt;
+	bool left;			/* left wholly to helpers (fan_backlog) */
+	unsigned int nr_helpers;
+	struct vxts_helper *helpers[VXTS_MAX_HELPERS];
+	blk_status_t status;		/* first crypto error of any chunk */
+	unsigned int chunk;		/* bytes per chunk */
+	unsigned int nr_chunks;
+	atomic_t next_chunk;		/* the next chunk to claim */
+	atomic_t pending;		/* claimants still running */
 	struct vxts_creq creq;
 };
 
@@ -328,6 +369,7 @@ static inline bool vxts_converting(const struct vxts_ctx *ctx)
 }
 
 unsigned int vxts_io_data_size(struct vxts_ctx *ctx);
+void vxts_bounce_cache_exit(struct vxts_ctx *ctx);
 int vxts_io_map(struct dm_target *ti, struct bio *bio);
 int vxts_io_end(struct dm_target *ti, struct bio *bio, blk_status_t *error);
 void vxts_io_dispatch_list(struct vxts_ctx *ctx, struct bio_list *bios);

@@ -66,6 +66,9 @@ void vxts_creq_init(const struct vxts_crypt *c, struct vxts_creq *cr,
 		    void *req_mem)
 {
 	cr->req = req_mem;
+	/* One entry each, terminated once here; each unit only sets the page. */
+	sg_init_table(&cr->sg_in, 1);
+	sg_init_table(&cr->sg_out, 1);
 	skcipher_request_set_tfm(cr->req, c->tfm);
 	crypto_init_wait(&cr->wait);
 	skcipher_request_set_callback(cr->req,
@@ -92,9 +95,7 @@ int vxts_crypt_unit(const struct vxts_crypt *c, struct vxts_creq *cr,
 	int r;
 
 	vxts_tweak_fill(cr->iv, tweak);
-	sg_init_table(&cr->sg_in, 1);
 	sg_set_page(&cr->sg_in, src, c->unit_size, src_off);
-	sg_init_table(&cr->sg_out, 1);
 	sg_set_page(&cr->sg_out, dst, c->unit_size, dst_off);
 	skcipher_request_set_crypt(cr->req, &cr->sg_in, &cr->sg_out,
 				   c->unit_size, cr->iv);
@@ -129,21 +130,20 @@ bool vxts_crypt_bio_aligned(const struct vxts_crypt *c, struct bio *bio,
 }
 
 /*
- * Walk @src (from @src_iter) unit by unit, writing into @dst from its start,
- * or back into @src when @dst is NULL. The two bios may be laid out
- * differently (caller's pages vs. whole bounce pages); each unit only has to
- * sit inside one segment of each, which alignment guarantees.
+ * Walk @src (from @src_iter) unit by unit, writing into @dst from @dst_iter
+ * (src == dst works in place). The two bios may be laid out differently
+ * (caller's pages vs. whole bounce pages); each unit only has to sit inside
+ * one segment of each, which alignment guarantees. @src_iter.bi_size says
+ * how much to process, so a caller can hand out parts of one bio.
  */
-int vxts_crypt_bio(const struct vxts_crypt *c, struct vxts_creq *cr,
-		   struct bio *src, struct bvec_iter src_iter,
-		   struct bio *dst, u64 rel_sector, bool encrypt)
+int vxts_crypt_iter(const struct vxts_crypt *c, struct vxts_creq *cr,
+		    struct bio *src, struct bvec_iter src_iter,
+		    struct bio *dst, struct bvec_iter dst_iter,
+		    u64 rel_sector, bool encrypt)
 {
-	struct bvec_iter dst_iter = dst ? dst->bi_iter : src_iter;
 	unsigned int unit = c->unit_size;
 	int r;
 
-	if (!dst)
-		dst = src;
 	while (src_iter.bi_size) {
 		struct bio_vec in = bio_iter_iovec(src, src_iter);
 		struct bio_vec out = bio_iter_iovec(dst, dst_iter);
@@ -160,4 +160,16 @@ int vxts_crypt_bio(const struct vxts_crypt *c, struct vxts_creq *cr,
 		rel_sector += vxts_unit_sectors(c);
 	}
 	return 0;
+}
+
+/* The whole of @src from @src_iter into @dst from its start (NULL: in place). */
+int vxts_crypt_bio(const struct vxts_crypt *c, struct vxts_creq *cr,
+		   struct bio *src, struct bvec_iter src_iter,
+		   struct bio *dst, u64 rel_sector, bool encrypt)
+{
+	if (!dst)
+		return vxts_crypt_iter(c, cr, src, src_iter, src, src_iter,
+				       rel_sector, encrypt);
+	return vxts_crypt_iter(c, cr, src, src_iter, dst, dst->bi_iter,
+			       rel_sector, encrypt);
 }

@@ -1,0 +1,1 @@
+90-perf-seq.sh
