@@ -923,8 +923,16 @@ static void conv_throttle(struct conv *c, uint64_t bytes, double t0)
 	if (!c->o->rate_limit)
 		return;
 	ahead = (double)bytes / (double)c->o->rate_limit - (conv_now() - t0);
-	if (ahead > 0)
-		usleep((useconds_t)(ahead * 1e6));
+	if (ahead > 0) {
+		/* nanosleep, not usleep: no 32-bit microsecond overflow on
+		 * long sleeps; a signal (stop request) cuts it short. */
+		struct timespec ts = {
+			.tv_sec = (time_t)ahead,
+			.tv_nsec = (long)((ahead - (double)(time_t)ahead) * 1e9),
+		};
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
