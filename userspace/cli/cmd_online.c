@@ -651,6 +651,14 @@ int cli_cmd_pause(const struct cli_opts *o)
 			"paused (no converter running; a window is held: `vxts resume` fixes it)" :
 			"paused (no converter running)");
 	r = cli_onl_wait_edge(o->pos[0], &at);
+	if (r == -ETIMEDOUT) {
+		/* Not a key provider's timeout: the flag is set, the converter
+		 * just has not reached a window edge yet. */
+		cli_detail("pause requested, but converter pid %d has not reached a window edge "
+			   "within %d s (it pauses there); check again with `vxts status %s`",
+			   rt.pid, CLI_PAUSE_WAIT_MS / 1000, o->pos[0]);
+		r = -EBUSY;
+	}
 	if (r)
 		return cli_fail(o, "pause", o->pos[0], r, 0);
 	snprintf(what, sizeof(what), "paused at sector %llu (converter pid %d waits)",
