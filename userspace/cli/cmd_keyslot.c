@@ -94,28 +94,6 @@ static int cli_keyslot_errcode(int r)
 
 /* ---- recovery key ---------------------------------------------------------------- */
 
-static int cli_sync_dir(const char *path)
-{
-	char dir[4096];
-	char *slash;
-	int fd, r = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd))
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 /* @text into a new 0600 file @path (never through a symlink), synced. */
 static int cli_recovery_write(const char *path, const char *text)
 {
@@ -182,7 +160,7 @@ static int cli_recovery_add(const struct cli_opts *o, struct vxts_volume *v, int
 	if (!r && to_stdout) {
 		fputs(text, stdout);
 		fflush(stdout);
-	} else if (!r && (link(partial, out) || unlink(partial) || cli_sync_dir(out))) {
+	} else if (!r && (link(partial, out) || unlink(partial) || vxts_sync_dir_of(out))) {
 		r = -errno;
 		cli_detail("recovery keyslot %d is committed but %s could not be made (%s): "
 			   "its key is in %s", *slot, out, strerror(-r), partial);

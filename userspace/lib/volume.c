@@ -420,7 +420,7 @@ static int vol_format_plain_checks(struct vxts_dev *d, const struct vxts_format_
  * durable before any data is converted under it. O_NOFOLLOW: never write the
  * key through a symlink someone planted.
  */
-static int vol_sync_dir_of(const char *path)
+int vxts_sync_dir_of(const char *path)
 {
 	char *dir = strdup(path), *slash;
 	int fd, r = 0;
@@ -460,7 +460,7 @@ static int vol_create_header_file(const char *path)
 	    ftruncate(fd, VXTS_HEADER_AREA_SIZE))
 		r = vxts_err(-errno, "cannot size header file %s", path);
 	/* A regular file is the only sealed DEK: data and directory entry durable. */
-	if (!r && S_ISREG(st.st_mode) && (fsync(fd) || vol_sync_dir_of(path)))
+	if (!r && S_ISREG(st.st_mode) && (fsync(fd) || vxts_sync_dir_of(path)))
 		r = vxts_err(-EIO, "cannot make header file %s durable (fsync)", path);
 	close(fd);
 	return r;
@@ -1001,7 +1001,7 @@ int vxts_header_backup(struct vxts_volume *v, const char *path)
 		return vxts_err(-errno, "cannot create %s (it must not exist yet)", path);
 	n = write(fd, buf, sizeof(buf));
 	/* The file and its directory entry: a backup lost to a power cut is no backup. */
-	r = n == (ssize_t)sizeof(buf) && !fsync(fd) && !vol_sync_dir_of(path) ? 0 : -EIO;
+	r = n == (ssize_t)sizeof(buf) && !fsync(fd) && !vxts_sync_dir_of(path) ? 0 : -EIO;
 	close(fd);
 	if (r) {
 		unlink(path);

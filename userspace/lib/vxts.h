@@ -303,6 +303,9 @@ int vxts_keyslot_rotate(struct vxts_volume *v, int slot, const struct vxts_kek *
  */
 int vxts_header_backup(struct vxts_volume *v, const char *path);
 
+/* Make the directory entry of @path durable (fsync of its directory). */
+int vxts_sync_dir_of(const char *path);
+
 /*
  * Writes the header in @backup over the header of @device (@header: detached
  * file, NULL = at the end): copy 2, sync, copy 1, sync, so a cut leaves one
