@@ -52,6 +52,11 @@ percent() { # boundary of the conversion in progress, 0-100 (integer)
 		grep -o '"percent":[0-9.]*' | head -n 1 | cut -d: -f2 | cut -d. -f1
 }
 
+in_progress() { # a conversion is recorded in the header
+	"$VXTS" status "$img" "${HDR[@]}" --interval 0 --json 2> /dev/null |
+		grep -q '"in_progress":true'
+}
+
 # Per verb: SIGKILLs that landed, and the current delay scale (ms).
 declare -A kills_by delay_by moved_by runs_by
 
@@ -63,7 +68,7 @@ declare -A kills_by delay_by moved_by runs_by
 # kills spread over the whole conversion instead of bunching at either end.
 declare -A FORCE=([encrypt]=--force)
 campaign() {
-	local verb=$1 d=${delay_by[$1]:-30} rc pid delay pct last st step n=0
+	local verb=$1 d=${delay_by[$1]:-30} rc pid delay pct last st step n=0 mid=0
 	last=$(percent); last=${last:-0}
 	while :; do
 		runs_by[$verb]=$((${runs_by[$verb]:-0} + 1))
@@ -94,6 +99,16 @@ campaign() {
 		[ "$st" -eq 0 ] || { why="status after a kill of $verb exited $st: $(cat "$work/st.out")"; return 1; }
 		pct=$(percent); pct=${pct:-0}
 		[ "$pct" = "$last" ] || moved_by[$verb]=$((${moved_by[$verb]:-0} + 1))
+		# reencrypt is not idempotent (run again on a finished volume it
+		# starts another re-key): a run killed after its final commit has
+		# completed this pass, or a loaded machine restarts passes forever.
+		if [ "$verb" = reencrypt ]; then
+			if in_progress; then
+				mid=1
+			elif [ "$mid" = 1 ]; then
+				break
+			fi
+		fi
 		# Aim at about KILLS kills per pass over the device: shorten the
 		# delay when a run got further than that, lengthen it when it got
 		# nowhere or crawled (a loaded machine: else the pass never ends).
