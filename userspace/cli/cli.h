@@ -229,6 +229,8 @@ struct cli_progress {
 void cli_progress_init(struct cli_progress *p, const struct cli_opts *o,
 		       const char *what);
 void cli_progress_update(struct cli_progress *p, uint64_t done, uint64_t total);
+/* The engine's progress callback; @prog is the struct cli_progress. Never stops. */
+int cli_progress_cb(uint64_t done, uint64_t total, void *prog);
 void cli_progress_finish(struct cli_progress *p);
 double cli_now(void);
 void cli_fmt_bytes(char *buf, size_t len, double bytes);

@@ -24,14 +24,6 @@ struct cli_conv {
 	struct cli_progress prog;
 };
 
-static int cli_conv_progress(uint64_t done, uint64_t total, void *ctx)
-{
-	struct cli_conv *c = ctx;
-
-	cli_progress_update(&c->prog, done, total);
-	return 0;
-}
-
 static void cli_conv_setup(struct cli_conv *c, const struct cli_opts *o,
 			   const char *verb)
 {
@@ -48,8 +40,8 @@ static void cli_conv_setup(struct cli_conv *c, const struct cli_opts *o,
 	c->co.window_size = o->window_size;
 	if (cli_argon2(o, &c->argon2))
 		c->co.argon2 = &c->argon2;
-	c->co.progress = cli_conv_progress;
-	c->co.progress_ctx = c;
+	c->co.progress = cli_progress_cb;
+	c->co.progress_ctx = &c->prog;
 }
 
 static void cli_conv_print(struct cli_conv *c, const char *what, bool changed,

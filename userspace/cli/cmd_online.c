@@ -43,14 +43,6 @@ struct cli_onl {
 	struct cli_progress prog;
 };
 
-static int cli_onl_progress(uint64_t done, uint64_t total, void *ctx)
-{
-	struct cli_onl *c = ctx;
-
-	cli_progress_update(&c->prog, done, total);
-	return 0;
-}
-
 static void cli_onl_setup(struct cli_onl *c, const struct cli_opts *o, const char *verb,
 			  enum vxts_direction dir)
 {
@@ -73,8 +65,8 @@ static void cli_onl_setup(struct cli_onl *c, const struct cli_opts *o, const cha
 	c->co.rate_limit = o->rate_limit;
 	if (cli_argon2(o, &c->argon2))
 		c->co.argon2 = &c->argon2;
-	c->co.progress = cli_onl_progress;
-	c->co.progress_ctx = c;
+	c->co.progress = cli_progress_cb;
+	c->co.progress_ctx = &c->prog;
 }
 
 static void cli_onl_free(struct cli_onl *c)

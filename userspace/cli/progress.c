@@ -144,3 +144,9 @@ void cli_progress_finish(struct cli_progress *p)
 		fputc('\n', stderr);
 	p->drawn = false;
 }
+
+int cli_progress_cb(uint64_t done, uint64_t total, void *prog)
+{
+	cli_progress_update(prog, done, total);
+	return 0;
+}
