@@ -3,7 +3,7 @@
 #   make setup        install every dependency (Debian 12, root) and build
 #   make              build the module (against Debian's 6.12 headers) and userspace
 #   make test         the whole suite: unit, crash, KUnit, VM; ends "N passed, N failed"
-#   make test-unit | test-cli | test-crash | test-keys | test-fuzz | test-kunit | test-vm
+#   make test-unit | test-cli | test-crash | test-keys | test-pkg | test-fuzz | test-kunit | test-vm
 #   make fuzz         the header/keyslot fuzzer for 10 minutes
 #   make modules-6.1  check that the module still builds against bookworm's 6.1
 #   make demo         the main job on an embedded default (see README)
@@ -26,7 +26,7 @@ export KVER KVER_61 KDIR KDIR_61
 SETUP_STAMP := $(BUILD)/.setup-$(shell sha1sum scripts/setup.sh 2>/dev/null | cut -c1-12)
 
 .PHONY: all modules modules-6.1 userspace setup setup-if-needed test test-unit \
-	test-cli test-crash test-kunit test-vm test-bench test-keys test-fuzz fuzz demo bench clean
+	test-cli test-crash test-kunit test-vm test-bench test-keys test-pkg test-fuzz fuzz demo bench clean
 
 all: modules userspace
 
@@ -53,7 +53,7 @@ setup-if-needed:
 	@if [ ! -e $(SETUP_STAMP) ]; then $(MAKE) setup; else $(MAKE) all; fi
 
 test: setup-if-needed
-	tests/run.sh unit cli crash keys fuzz kunit vm bench
+	tests/run.sh unit cli crash keys pkg fuzz kunit vm bench
 
 test-unit: setup-if-needed
 	tests/run.sh unit
@@ -67,6 +67,8 @@ test-vm: setup-if-needed
 	tests/run.sh vm
 test-keys: setup-if-needed
 	tests/run.sh keys
+test-pkg: setup-if-needed
+	tests/run.sh pkg
 test-fuzz: setup-if-needed
 	tests/run.sh fuzz
 # the header/keyslot fuzzer for 10 minutes (make test runs it for 60 s)

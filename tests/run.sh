@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/results.sh"
 
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit cli crash keys fuzz kunit vm bench)
+[ ${#layers[@]} -gt 0 ] || layers=(unit cli crash keys pkg fuzz kunit vm bench)
 
 # Each run totals its own file (parallel runs must not truncate each other's);
 # the last run's list is copied to build/results.txt for people to read.

@@ -81,6 +81,9 @@ enum cli_opt_id {
 	OPT_RECOVERY_KEY_FILE,
 	OPT_USE_RECOVERY_KEY,
 	OPT_EXPECT_KEY_CHECK,
+	OPT_LUKS,
+	OPT_IV_LARGE_SECTORS,
+	OPT_TAB,
 	OPT_COUNT
 };
 
@@ -132,6 +135,9 @@ struct cli_opts {
 	const char *recovery_key_file;	/* write a new recovery key here */
 	const char *use_recovery_key;	/* unlock with the recovery key in this file */
 	const char *expect_key_check;	/* 32 hex digits: refuse any other volume key */
+	bool luks;			/* open: DEVICE (or --header) is a LUKS2 volume */
+	bool iv_large_sectors;		/* format/encrypt: tweak counts data units (LUKS2's way) */
+	const char *tab;		/* tab verbs: the table file (default /etc/vxtstab) */
 	int npos;			/* positional arguments after the verb */
 	char **pos;
 };
@@ -279,6 +285,13 @@ int cli_cmd_open(const struct cli_opts *o);
 int cli_cmd_close(const struct cli_opts *o);
 int cli_cmd_pause(const struct cli_opts *o);
 int cli_cmd_resume(const struct cli_opts *o);
+/* cmd_tab.c: /etc/vxtstab, the boot-time table (docs/BOOT.md) */
+int cli_cmd_tab_check(const struct cli_opts *o);
+int cli_cmd_tab_open(const struct cli_opts *o);
+int cli_cmd_tab_close(const struct cli_opts *o);
+int cli_cmd_tab_generate(const struct cli_opts *o);
+/* cmd_luks.c: LUKS2 interop (docs/LUKS.md) */
+int cli_cmd_luks_export(const struct cli_opts *o);
 int cli_online_convert(const struct cli_opts *o, int dir);
 bool cli_online_is_mapping(const char *arg);
 int cli_online_status(const struct cli_opts *o);

@@ -32,7 +32,7 @@
 			 OPT_BIT(OPT_NO_PROGRESS) | OPT_BIT(OPT_YES) | \
 			 OPT_BIT(OPT_RATE_LIMIT) | OPT_BIT(OPT_WINDOW_SIZE))
 #define O_ONLINE	(OPT_BIT(OPT_ONLINE) | OPT_BIT(OPT_MAX_HOLD_MS) | OPT_BIT(OPT_TAKEOVER_LVM))
-#define O_LAYOUT	(OPT_BIT(OPT_HEADER_AT_END) | OPT_BIT(OPT_SECTOR_SIZE) | \
+#define O_LAYOUT	(OPT_BIT(OPT_HEADER_AT_END) | OPT_BIT(OPT_SECTOR_SIZE) | OPT_BIT(OPT_IV_LARGE_SECTORS) | \
 			 OPT_BIT(OPT_IV_OFFSET) | OPT_BIT(OPT_LABEL) | O_ARGON2)
 
 static const struct cli_verb cli_verbs[] = {
@@ -50,7 +50,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "status", "NAME|DEVICE", 1, 1, O_COMMON | OPT_BIT(OPT_INTERVAL),
 	  "state, percent done, rate and ETA of DEVICE (or of mapping NAME)", cli_cmd_status },
 	{ "open", "NAME DEVICE", 2, 2, O_COMMON | O_UNLOCK | OPT_BIT(OPT_NEW_KEY_FILE) |
-	  OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_TAKEOVER_LVM),
+	  OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_TAKEOVER_LVM) | OPT_BIT(OPT_LUKS),
 	  "map DEVICE as /dev/mapper/NAME through dm-vxts (finishes a cut window first)",
 	  cli_cmd_open },
 	{ "close", "NAME", 1, 1, OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON),
@@ -81,6 +81,20 @@ static const struct cli_verb cli_verbs[] = {
 	  "copy the header to FILE (keys stay wrapped)", cli_cmd_header_backup },
 	{ "header restore", "DEVICE FILE", 2, 2, O_COMMON | OPT_BIT(OPT_YES) | OPT_BIT(OPT_FORCE),
 	  "write a header backup from FILE back to DEVICE", cli_cmd_header_restore },
+	{ "luks export", "DEVICE FILE", 2, 2, O_COMMON | O_UNLOCK | O_ARGON2 |
+	  OPT_BIT(OPT_NEW_KEY_FILE) | OPT_BIT(OPT_NEW_PASSPHRASE_FILE) | OPT_BIT(OPT_YES),
+	  "write a detached LUKS2 header FILE for a fully encrypted volume (cryptsetup open --header FILE)",
+	  cli_cmd_luks_export },
+	{ "tab check", "[NAME...]", 0, 64, O_COMMON | OPT_BIT(OPT_TAB),
+	  "parse the boot table (/etc/vxtstab) and check each entry's device, header and key source",
+	  cli_cmd_tab_check },
+	{ "tab open", "[NAME...]", 0, 64, O_COMMON | OPT_BIT(OPT_TAB),
+	  "open the table's volumes (all, or NAME...), recover and resume interrupted conversions",
+	  cli_cmd_tab_open },
+	{ "tab close", "[NAME...]", 0, 64, O_COMMON | OPT_BIT(OPT_TAB),
+	  "close the table's volumes (all, or NAME...)", cli_cmd_tab_close },
+	{ "tab generate", "DIR [DIR DIR]", 1, 3, O_COMMON | OPT_BIT(OPT_TAB),
+	  "systemd generator: write units for the table's volumes into DIR", cli_cmd_tab_generate },
 };
 
 #define CLI_NVERBS ((int)(sizeof(cli_verbs) / sizeof(cli_verbs[0])))
