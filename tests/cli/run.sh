@@ -648,6 +648,14 @@ cases=(help usage_errors roundtrip_detached roundtrip_header_at_end
        header_backup_restore restore_midway wrong_key busy unsuitable not_plaintext no_prompt tty_prompt
        keyfile_mode_warning json exit_codes_documented ciphertext_reference
        no_key_leak)
+# More cases live in tests/cli/cases-*.sh: each defines t_<name> functions and
+# appends the names to extra_cases. They run before no_key_leak, which checks
+# everything every case printed.
+extra_cases=()
+for f in "$here"/cases-*.sh; do
+	[ -f "$f" ] && . "$f"
+done
+cases=("${cases[@]:0:${#cases[@]}-1}" "${extra_cases[@]}" no_key_leak)
 [ $# -gt 0 ] && cases=("$@")
 for c in "${cases[@]}"; do
 	run_case "$c"
