@@ -57,6 +57,7 @@ pkgs=(
 	clang libclang-rt-14-dev jq gnuplot-nox
 	# operations: DKMS and Debian packaging, LUKS2 interop, systemd unit checks, man pages
 	dkms dh-dkms debhelper fakeroot libcryptsetup-dev systemd man-db groff-base
+	python3-jsonschema
 )
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 # QEMU 10 from backports (7.2 in bookworm works too, but is slower under TCG).
