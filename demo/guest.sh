@@ -32,11 +32,25 @@ json_num() { # <file> <key>: a number from a JSON object
 	grep -o "\"$2\":[0-9.e+-]*" "$1" | head -n 1 | cut -d: -f2
 }
 
-progress() { # one line: where the conversion is
-	local t
+bar() { # <percent, e.g. 41.9>: a 30-column progress bar
+	local filled i out=""
+	filled=$(awk -v p="$1" 'BEGIN { n = int(p * 30 / 100 + 0.5); print (n > 30 ? 30 : n) }')
+	for i in $(seq 1 30); do
+		if [ "$i" -le "$filled" ]; then out="$out#"; else out="$out."; fi
+	done
+	printf '[%s] %5s%%' "$out" "$1"
+}
+
+progress() { # one line: a bar and where the conversion is
+	local t pct
 	t=$(vxts status demo $HDR --interval 0 2> /dev/null | grep -o 'boundary sector.*held' |
 		sed 's/ (\([0-9.]*%\))/ \1/')
-	echo "   [$(( ($(now_ms) - T0) / 1000 )) s] ${t:-finished: final table loaded}; fio runs done: $(cat wl.n 2> /dev/null || echo 0), re-reads: $(cat rd.n 2> /dev/null || echo 0)"
+	pct=$(echo "$t" | grep -o '[0-9.]*%' | head -n 1 | tr -d %)
+	if [ -z "$t" ]; then
+		t="finished: final table loaded"
+		pct=100.0
+	fi
+	echo "   $(bar "${pct:-0}") [$(( ($(now_ms) - T0) / 1000 )) s] $t; fio runs: $(cat wl.n 2> /dev/null || echo 0), re-reads: $(cat rd.n 2> /dev/null || echo 0)"
 }
 
 boundary() { # the boundary sector of demo while it converts, else empty
