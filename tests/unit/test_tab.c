@@ -153,7 +153,8 @@ static const struct {
 	{ "x /dev/sda - key-file=/k kms-timeout=5", "needs a kms=PATH key" },
 	{ "x /dev/sda - kms=/h kms-timeout=0", "kms-timeout=0" },
 	{ "x /dev/sda - kms=/h luks", "luks volume opens with" },
-	{ "x UUID=1 /h.hdr key-file=/k luks", "UUID= of a luks volume" },
+	{ "x UUID=1 /h.hdr key-file=/k luks", "UUID= with a detached header" },
+	{ "x LABEL=db /h.hdr key-file=/k", "LABEL= with a detached header" },
 	{ "x /dev/sda - - pin-file=rel", "pin-file 'rel'" },
 };
 

@@ -289,6 +289,7 @@ int cli_cmd_resume(const struct cli_opts *o);
 int cli_cmd_tab_check(const struct cli_opts *o);
 int cli_cmd_tab_open(const struct cli_opts *o);
 int cli_cmd_tab_close(const struct cli_opts *o);
+int cli_cmd_tab_resume(const struct cli_opts *o);
 int cli_cmd_tab_generate(const struct cli_opts *o);
 /* cmd_luks.c: LUKS2 interop (docs/LUKS.md) */
 int cli_cmd_luks_export(const struct cli_opts *o);

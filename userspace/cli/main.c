@@ -91,6 +91,10 @@ static const struct cli_verb cli_verbs[] = {
 	{ "tab open", "[NAME...]", 0, 64, O_COMMON | OPT_BIT(OPT_TAB),
 	  "open the table's volumes (all, or NAME...), recover and resume interrupted conversions",
 	  cli_cmd_tab_open },
+	{ "tab resume", "NAME", 1, 1, OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_TAB) |
+	  OPT_BIT(OPT_NO_PROGRESS),
+	  "continue NAME's interrupted conversion in the foreground with the table's key "
+	  "(what vxts-resume@NAME.service runs)", cli_cmd_tab_resume },
 	{ "tab close", "[NAME...]", 0, 64, O_COMMON | OPT_BIT(OPT_TAB),
 	  "close the table's volumes (all, or NAME...)", cli_cmd_tab_close },
 	{ "tab generate", "DIR [DIR DIR]", 1, 3, O_COMMON | OPT_BIT(OPT_TAB),

@@ -303,10 +303,11 @@ static int tab_consistent(struct tab_parse *p, const struct vxts_tab_entry *e)
 	if ((e->flags & VXTS_TAB_LUKS) && e->key_kind != VXTS_TAB_KEY_FILE &&
 	    e->key_kind != VXTS_TAB_KEY_PASSPHRASE && e->key_kind != VXTS_TAB_KEY_PROMPT)
 		return tab_fail(p, "a luks volume opens with key-file=, passphrase-file= or -");
-	if ((e->flags & VXTS_TAB_LUKS) && e->dev_kind == VXTS_TAB_DEV_UUID && e->header)
-		return tab_fail(p, "UUID= of a luks volume with a detached header: the UUID "
-				"is in the header file, not on the device; give the device "
-				"by path or PARTUUID=");
+	if ((e->dev_kind == VXTS_TAB_DEV_UUID || e->dev_kind == VXTS_TAB_DEV_LABEL) &&
+	    e->header)
+		return tab_fail(p, "%s= with a detached header: the UUID and label are in "
+				"the header file, not on the device; give the device by "
+				"path or PARTUUID=", vxts_tab_dev_name(e->dev_kind));
 	return 0;
 }
 
