@@ -293,6 +293,11 @@ int cli_cmd_tab_resume(const struct cli_opts *o);
 int cli_cmd_tab_generate(const struct cli_opts *o);
 /* cmd_luks.c: LUKS2 interop (docs/LUKS.md) */
 int cli_cmd_luks_export(const struct cli_opts *o);
+/* open on a LUKS volume: is DEVICE (or --header) one to serve; map it as NAME */
+bool cli_luks_wanted(const struct cli_opts *o, const char *dev);
+int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev);
+/* format/encrypt --iv-large-sectors: refused (message given); true if refused */
+bool cli_luks_iv_large_refused(const struct cli_opts *o, const char *verb);
 int cli_online_convert(const struct cli_opts *o, int dir);
 bool cli_online_is_mapping(const char *arg);
 int cli_online_status(const struct cli_opts *o);

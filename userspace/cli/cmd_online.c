@@ -523,6 +523,10 @@ int cli_cmd_open(const struct cli_opts *o)
 	cli_onl_setup(&c, o, "open", VXTS_DIR_NONE);
 	there = cli_onl_exists(&c);
 	takeover = there == 2 && cli_onl_is_takeover(&c);
+	if (there != 1 && cli_luks_wanted(o, c.dev)) {	/* a LUKS volume (docs/LUKS.md) */
+		r = cli_luks_open(o, c.name, c.dev);
+		goto out;
+	}
 	if (there == 1) {
 		struct vxts_online_rt rt;
 

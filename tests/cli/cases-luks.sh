@@ -1,0 +1,216 @@
+# LUKS interop cases (docs/LUKS.md), sourced by tests/cli/run.sh.
+#
+# Image files only: cryptsetup formats and dumps LUKS headers on files
+# without device-mapper, so the export direction is checked end to end
+# (same volume key, segment geometry) and the open direction up to the
+# point where a mapping would be created (the refusals). Mapping both ways
+# is VM scenario 41.
+
+CS_FAST=(--batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000)
+
+# The LUKS volume key as hex, from `cryptsetup luksDump --dump-volume-key`:
+# kept out of $all_out like vx_key output (the leak check must not see it
+# as a leak of its own making).
+luks_key() { # <header> <passphrase file>
+	cryptsetup luksDump --dump-volume-key --batch-mode --key-file "$2" "$1" 2> /dev/null |
+		sed -n '/MK dump:/,$p' | sed 's/MK dump://' | tr -d ' \t\n'
+}
+
+luks_field() { # <header> <luksDump label>: first value after "<label>:"
+	cryptsetup luksDump "$1" 2> /dev/null | sed -n "s/^[[:space:]]*$2:[[:space:]]*//p" | head -n 1
+}
+
+# new passphrase for exported slots: vxts drops one trailing newline from a
+# passphrase file; cryptsetup --key-file takes the whole file
+luks_pass_files() {
+	printf 'exported passphrase\n' > "$work/lnp"
+	printf 'exported passphrase' > "$work/lnp.cs"
+	chmod 600 "$work/lnp" "$work/lnp.cs"
+}
+
+t_luks_export_key() {
+	local unit img_sum k_vx k_luks mode
+	luks_pass_files
+	for unit in 512 4096; do
+		encrypted_vol "lx$unit" 4 --sector-size "$unit" || return 1
+		img_sum=$(sha "$img")
+		vx luks export "$img" "$work/lx$unit.luks" --header "$hdr" --key-file "$work/k1" \
+			--new-passphrase-file "$work/lnp" "${A2[@]}"
+		expect_rc 0 "luks export ($unit)" || return 1
+		grep -q "cryptsetup open --header $work/lx$unit.luks" "$work/out" ||
+			{ why="export does not print the cryptsetup command"; return 1; }
+		[ "$(sha "$img")" = "$img_sum" ] || { why="export changed the data ($unit)"; return 1; }
+		mode=$(stat -c %a "$work/lx$unit.luks")
+		[ "$mode" = 600 ] || { why="exported header mode $mode, want 600"; return 1; }
+		vx_key dump "$img" --header "$hdr" --key-file "$work/k1" --volume-key
+		k_vx=$volume_key
+		k_luks=$(luks_key "$work/lx$unit.luks" "$work/lnp.cs")
+		[ ${#k_vx} -eq 128 ] && [ "$k_luks" = "$k_vx" ] ||
+			{ why="LUKS2 volume key differs from vxts's ($unit: ${#k_luks} hex digits)"; return 1; }
+		# the vxts passphrase of the unlock is not the LUKS one
+		[ -z "$(luks_key "$work/lx$unit.luks" "$work/k1")" ] ||
+			{ why="the vxts key file opens the exported header"; return 1; }
+		[ "$(luks_field "$work/lx$unit.luks" sector)" = "$unit [bytes]" ] ||
+			{ why="segment sector $(luks_field "$work/lx$unit.luks" sector), want $unit"; return 1; }
+		[ "$(luks_field "$work/lx$unit.luks" offset)" = "0 [bytes]" ] ||
+			{ why="segment offset $(luks_field "$work/lx$unit.luks" offset), want 0"; return 1; }
+		[ "$(luks_field "$work/lx$unit.luks" length)" = "(whole device)" ] ||
+			{ why="segment length is not the whole device"; return 1; }
+		[ "$(luks_field "$work/lx$unit.luks" cipher)" = aes-xts-plain64 ] ||
+			{ why="segment cipher $(luks_field "$work/lx$unit.luks" cipher)"; return 1; }
+		[ "$(luks_field "$work/lx$unit.luks" PBKDF)" = argon2id ] ||
+			{ why="keyslot PBKDF is not argon2id"; return 1; }
+		vx keyslot list "$img" --header "$hdr" --json
+		[ "$(luks_field "$work/lx$unit.luks" UUID)" = "$(json_get "d['uuid']")" ] ||
+			{ why="LUKS UUID is not the vxts UUID"; return 1; }
+		rm -f "$work/lx$unit.luks"
+	done
+}
+
+t_luks_export_json() {
+	luks_pass_files
+	encrypted_vol lj 2 --sector-size 4096 || return 1
+	vx luks export "$img" "$work/lj.luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}" --json
+	expect_rc 0 "luks export --json" || return 1
+	json_ok || return 1
+	[ "$(json_get "d['ok'], d['file'], d['sector_size'], d['data_offset_sectors']")" = \
+	  "True $work/lj.luks 4096 0" ] || { why="export JSON: $(head -c 300 "$work/out")"; return 1; }
+	rm -f "$work/lj.luks"
+}
+
+t_luks_export_refusals() {
+	local luks=$work/lr.luks
+	luks_pass_files
+	encrypted_vol lr 2 || return 1
+
+	: > "$luks"
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 2 "export over an existing file" || return 1
+	grep -q "exists" "$work/err" || { why="no 'exists' in: $(cat "$work/err")"; return 1; }
+	[ ! -s "$luks" ] || { why="export wrote into an existing file"; return 1; }
+	rm -f "$luks"
+	ln -s "$work/elsewhere" "$luks"
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 2 "export through a dangling symlink" || return 1
+	[ ! -e "$work/elsewhere" ] || { why="export followed a symlink"; return 1; }
+	rm -f "$luks"
+
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/wrong" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 3 "export with the wrong key" || return 1
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" "${A2[@]}"
+	expect_rc 10 "export without a new passphrase and no TTY" || return 1
+	[ ! -e "$luks" ] || { why="a refused export left $luks"; return 1; }
+
+	# not fully encrypted: decrypted back to plaintext (header kept)
+	vx decrypt "$img" --header "$hdr" --key-file "$work/k1" --no-progress
+	expect_rc 0 "decrypt" || return 1
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 11 "export of a plaintext volume" || return 1
+	grep -q "not fully encrypted" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	[ ! -e "$luks" ] || { why="a refused export left $luks"; return 1; }
+
+	# an IV offset LUKS2 (through libcryptsetup) cannot carry
+	encrypted_vol lri 2 --iv-offset 8 || return 1
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 9 "export with iv_offset 8" || return 1
+	grep -q "IV offset" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+
+	# a header at the end: the dynamic LUKS2 segment would cover it
+	img=$work/lre.img
+	mkimg "$img" 20 zero
+	vx format "$img" --header-at-end --key-file "$work/k1" --yes "${A2[@]}"
+	expect_rc 0 "format --header-at-end" || return 1
+	vx luks export "$img" "$luks" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 9 "export of a header-at-end volume" || return 1
+	grep -q "end of the device" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	[ ! -e "$luks" ] || { why="a refused export left $luks"; return 1; }
+}
+
+# The open direction up to the mapping: what dm-vxts cannot serve is refused
+# before any key is asked for or loaded (no device-mapper needed for that).
+t_luks_open_refusals() {
+	local img=$work/lo.img lp=$work/lo.pass
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" 20 zero
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 256 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="cryptsetup luksFormat on an image failed"; return 77; }
+	local before
+	before=$(sha "$img")
+	vx open lo "$img" --key-file "$lp"	# auto-detected, no --luks
+	expect_rc 9 "open of a 256-bit-key LUKS2 (auto-detected)" || return 1
+	grep -q "512-bit" "$work/err" && grep -q "open it with cryptsetup" "$work/err" ||
+		{ why="message: $(cat "$work/err")"; return 1; }
+
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-cbc-essiv:sha256 \
+		--key-size 256 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="cryptsetup luksFormat aes-cbc-essiv failed"; return 77; }
+	before=$(sha "$img")
+	vx open --luks lo "$img" --key-file "$lp"
+	expect_rc 9 "open of an aes-cbc-essiv LUKS2" || return 1
+	grep -q "cipher is aes-cbc-essiv:sha256" "$work/err" ||
+		{ why="message: $(cat "$work/err")"; return 1; }
+
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --sector-size 2048 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="cryptsetup luksFormat --sector-size 2048 failed"; return 77; }
+	vx open lo "$img" --key-file "$lp"
+	expect_rc 9 "open of a LUKS2 with 2048-byte sectors" || return 1
+
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --integrity hmac-sha256 --key-file "$lp" "$img" > /dev/null 2>&1 &&
+	{
+		vx open lo "$img" --key-file "$lp"
+		expect_rc 9 "open of a LUKS2 with integrity" || return 1
+		grep -q "integrity" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	}
+
+	before=$(sha "$img")
+	vx open --luks lo "$work/nothing-here.img" --key-file "$lp"
+	[ "$rc" -ne 0 ] || { why="open --luks of a missing file succeeded"; return 1; }
+	mkimg "$work/lz.img" 2 zero
+	vx open --luks lo "$work/lz.img" --key-file "$lp"
+	expect_rc 8 "open --luks of an image without a LUKS header" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
+}
+
+# A LUKS2 reencryption left unfinished is a state, not a layout: exit 11.
+t_luks_open_reencrypt() {
+	local img=$work/lre2.img lp=$work/lre2.pass
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" 40 zero
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="luksFormat failed"; return 77; }
+	cryptsetup reencrypt --init-only --batch-mode --key-file "$lp" --pbkdf pbkdf2 \
+		--pbkdf-force-iterations 1000 "$img" > /dev/null 2>&1 ||
+		{ why="cryptsetup reencrypt --init-only failed"; return 77; }
+	vx open lo "$img" --key-file "$lp"
+	expect_rc 11 "open of a LUKS2 in reencryption" || return 1
+	grep -q "reencryption" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+}
+
+# Not built, and not needed for LUKS2 (docs/LUKS.md): refused, never ignored.
+t_luks_iv_large_refused() {
+	local img=$work/li.img
+	mkimg "$img" 2 zero
+	vx format "$img" --header "$work/li.hdr" --key-file "$work/k1" --yes --sector-size 4096 \
+		--iv-large-sectors "${A2[@]}"
+	expect_rc 2 "format --iv-large-sectors" || return 1
+	grep -q "512-byte sectors" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	vx encrypt "$img" --header "$work/li.hdr" --key-file "$work/k1" --iv-large-sectors "${A2[@]}"
+	expect_rc 2 "encrypt --iv-large-sectors" || return 1
+	[ ! -e "$work/li.hdr" ] || { why="a refused format/encrypt wrote a header"; return 1; }
+}
+
+extra_cases+=(luks_iv_large_refused luks_export_key luks_export_json luks_export_refusals luks_open_refusals
+	      luks_open_reencrypt)
