@@ -221,6 +221,16 @@ t_guide_schemas() {
 	expect_rc 3 "wrong key" && save error.json wrong-key || return 1
 	vx status "$work/nonexistent.img" --json
 	expect_rc 1 "status of a missing file" && save error.json missing || return 1
+	# the boot table: one entry found, one whose UUID no device has (nofail:
+	# a warning, exit 0; without: an error, exit 8)
+	printf '%s\n' "v1 $img $hdr key-file=$work/k2" \
+		"v2 UUID=00000000-0000-4000-8000-000000000000 - key-file=$work/k2 nofail" > "$work/gs.tab"
+	chmod 600 "$work/gs.tab"
+	vx tab check --tab "$work/gs.tab" --json
+	expect_rc 0 "tab check, a nofail device missing" && save tab.json tab-check || return 1
+	sed -i 's/ nofail$//' "$work/gs.tab"
+	vx tab check --tab "$work/gs.tab" --json
+	expect_rc 8 "tab check, a device missing" && save tab.json tab-check-error || return 1
 	# schema properties no image-file run can produce (online verbs: VM only)
 	cat > "$work/allow.txt" <<- EOF
 		online.json:*
