@@ -195,6 +195,10 @@ t_install_destdir() {
 		why="installed vxts does not run --help"
 		return 1
 	fi
+	if [ "$("$d/usr/sbin/vxts" --version 2>&1)" != "vxts $VERSION" ]; then
+		why="installed vxts --version says '$("$d/usr/sbin/vxts" --version 2>&1)', want 'vxts $VERSION'"
+		return 1
+	fi
 	if [ -e systemd/vxts-generator ] && [ ! -x "$d/$gendir/vxts-generator" ]; then
 		why="generator not installed executable"
 		return 1
@@ -314,6 +318,11 @@ t_deb_build() {
 		return 1
 	fi
 	[ "$(dpkg-deb -f "$deb" Version)" = "$VERSION" ] || { why="vxts.deb version is not $VERSION"; return 1; }
+	dpkg-deb -x "$deb" "$x/cli"
+	if [ "$("$x/cli/usr/sbin/vxts" --version 2>&1)" != "vxts $VERSION" ]; then
+		why="packaged vxts --version is not 'vxts $VERSION'"
+		return 1
+	fi
 	# installing or upgrading the CLI package must not start units (open volumes)
 	mkdir -p "$x/ctl" && dpkg-deb -e "$deb" "$x/ctl"
 	if cat "$x/ctl/postinst" "$x/ctl/preinst" 2> /dev/null | grep -qE 'deb-systemd-invoke (start|restart)|systemctl.* (start|restart) '; then
@@ -352,6 +361,10 @@ t_man_verbs() {
 	done <<< "$verbs"
 	if [ -n "$missing" ]; then
 		why="vxts.8 COMMANDS has no entry for:$missing"
+		return 1
+	fi
+	if ! grep -q "^\.TH VXTS 8 .*\"vxts $VERSION\"" man/vxts.8; then
+		why="vxts.8's .TH line does not name vxts $VERSION (the VERSION file)"
 		return 1
 	fi
 }

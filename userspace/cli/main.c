@@ -14,6 +14,11 @@
 
 #include "cli.h"
 
+/* The release (top-level VERSION file), passed in by userspace/Makefile. */
+#ifndef VXTS_VERSION
+#define VXTS_VERSION "unknown"
+#endif
+
 #define O_COMMON	(OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HEADER))
 #define O_UNLOCK	(OPT_BIT(OPT_KEY_FILE) | OPT_BIT(OPT_PASSPHRASE_FILE) | \
 			 OPT_BIT(OPT_PKCS11_URI) | OPT_BIT(OPT_PKCS11_MODULE) | \
@@ -252,6 +257,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "-h"))
 		return cli_help(argc, argv);
+	if (!strcmp(argv[1], "--version")) {
+		printf("vxts %s\n", VXTS_VERSION);
+		return CLI_EXIT_OK;
+	}
 	v = cli_find_verb(argc, argv, &words);
 	if (!v && cli_suggest(argv[1]))
 		return CLI_EXIT_USAGE;
