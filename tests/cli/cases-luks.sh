@@ -58,6 +58,11 @@ t_luks_export_key() {
 			{ why="segment length is not the whole device"; return 1; }
 		[ "$(luks_field "$work/lx$unit.luks" cipher)" = aes-xts-plain64 ] ||
 			{ why="segment cipher $(luks_field "$work/lx$unit.luks" cipher)"; return 1; }
+		# the segment as JSON: iv_tweak (not printed by luksDump) must be 0 like vxts's
+		[ "$(cryptsetup luksDump --dump-json-metadata "$work/lx$unit.luks" 2> /dev/null |
+		     "$PY" -c "import json,sys; s=json.load(sys.stdin)['segments']; x=s['0'];
+print(len(s), x['type'], x['offset'], x['size'], x['iv_tweak'], x['sector_size'])")" = \
+		  "1 crypt 0 dynamic 0 $unit" ] || { why="exported segment JSON differs ($unit)"; return 1; }
 		[ "$(luks_field "$work/lx$unit.luks" PBKDF)" = argon2id ] ||
 			{ why="keyslot PBKDF is not argon2id"; return 1; }
 		vx keyslot list "$img" --header "$hdr" --json
