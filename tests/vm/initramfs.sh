@@ -17,6 +17,8 @@ initrd_tools=(
 	mke2fs e2fsck
 	# online campaigns (scenarios 3x): XFS, LVM, dm-crypt cross-checks
 	mkfs.xfs xfs_repair lvm
+	# boot table (scenario 40): the local test KMS helper is sh over openssl
+	openssl
 )
 
 # Modules by name; modprobe -D resolves their dependencies on the host.
@@ -205,6 +207,7 @@ initrd_build() { # <kver> <ko|-> <out.cpio> <scenario.sh>...
 	mkdir -p "$r/vxts/scenarios"
 	install -m 0644 "$here/guest-lib.sh" "$r/vxts/guest-lib.sh"
 	install -m 0644 "$here/online-lib.sh" "$r/vxts/online-lib.sh"
+	install -m 0755 "$here/../../examples/kms/vxts-kms-local" "$r/vxts/vxts-kms-local"
 	initrd_vm_tools "$here" "$r" || return 1
 	install -m 0755 "$@" "$r/vxts/scenarios/"
 	(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out"

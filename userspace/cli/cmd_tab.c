@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -311,27 +312,59 @@ static void cli_tab_call_resume(struct cli_tab_call *c, const struct vxts_tab_en
 	}
 }
 
-/* Runs @fn with stdout on /dev/null: the per-volume verbs print their own result. */
-static int cli_tab_quiet(int (*fn)(const struct cli_opts *), const struct cli_opts *o)
+/*
+ * Runs @fn with stdout on /dev/null (the per-volume verbs print their own
+ * result) and its stderr captured: passed on to stderr afterwards, and its
+ * last line (the error that names the problem and the fix) into @last.
+ */
+static int cli_tab_quiet(int (*fn)(const struct cli_opts *), const struct cli_opts *o,
+			 char *last, size_t len)
 {
-	int saved, null, r;
+	int saved[2], null, cap, r;
+	char buf[4096], *p, *nl;
+	ssize_t n;
 
+	if (last && len)
+		last[0] = '\0';
 	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
+	fflush(stderr);
+	saved[0] = dup(STDOUT_FILENO);
+	saved[1] = dup(STDERR_FILENO);
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (saved < 0 || null < 0) {
-		if (saved >= 0)
-			close(saved);
-		if (null >= 0)
-			close(null);
-		return fn(o);
+	cap = memfd_create("vxts-tab-stderr", MFD_CLOEXEC);
+	if (saved[0] < 0 || saved[1] < 0 || null < 0 || cap < 0) {
+		r = fn(o);
+		goto out;
 	}
 	dup2(null, STDOUT_FILENO);
-	close(null);
+	dup2(cap, STDERR_FILENO);
 	r = fn(o);
 	fflush(stdout);
-	dup2(saved, STDOUT_FILENO);
-	close(saved);
+	fflush(stderr);
+	dup2(saved[0], STDOUT_FILENO);
+	dup2(saved[1], STDERR_FILENO);
+	n = pread(cap, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		fputs(buf, stderr);
+		while (n > 0 && buf[n - 1] == '\n')
+			buf[--n] = '\0';
+		p = strrchr(buf, '\n');
+		p = p ? p + 1 : buf;
+		nl = strstr(p, ": ");
+		if (!strncmp(p, cli_prog, strlen(cli_prog)) && nl)
+			p = nl + 2;		/* "vxts: open NAME: ..." -> "open NAME: ..." */
+		if (last && len)
+			snprintf(last, len, "%.*s", (int)len - 1, p);
+	}
+out:
+	if (null >= 0)
+		close(null);
+	if (cap >= 0)
+		close(cap);
+	for (int i = 0; i < 2; i++)
+		if (saved[i] >= 0)
+			close(saved[i]);
 	return r;
 }
 
@@ -610,14 +643,16 @@ static void cli_tab_open_one(const struct cli_opts *o, const struct vxts_tab_ent
 	}
 	there = !vxts_online_kernel(e->name, &k);
 	(void)cli_detail_take();
-	r = cli_tab_quiet(cli_cmd_open, &c->o);
+	r = cli_tab_quiet(cli_cmd_open, &c->o, res->result, sizeof(res->result));
 	if (r) {
 		res->state = "failed";
 		res->exit = r;
-		snprintf(res->result, sizeof(res->result), "vxts open %s %s failed (the "
-			 "message above says why)", e->name, c->dev);
+		if (!res->result[0])
+			snprintf(res->result, sizeof(res->result), "vxts open %s %s failed",
+				 e->name, c->dev);
 		return;
 	}
+	res->result[0] = '\0';
 	res->state = "open";
 	snprintf(res->result, sizeof(res->result), "%s /dev/mapper/%s on %s",
 		 there ? "open already:" : "mapped", e->name, c->dev);
@@ -717,7 +752,7 @@ static int cli_tab_stop_converter(const struct cli_opts *o, const struct vxts_ta
 	double give_up;
 	int r;
 
-	r = cli_tab_quiet(cli_cmd_pause, &po);
+	r = cli_tab_quiet(cli_cmd_pause, &po, NULL, 0);
 	if (r && r != CLI_EXIT_BUSY)
 		return r;
 	if (kill(pid, SIGTERM) && errno != ESRCH)
@@ -761,12 +796,12 @@ static void cli_tab_close_one(const struct cli_opts *o, const struct vxts_tab_en
 			return;
 		}
 	}
-	r = cli_tab_quiet(cli_cmd_close, &co);
+	r = cli_tab_quiet(cli_cmd_close, &co, res->result, sizeof(res->result));
 	if (r) {
 		res->state = "failed";
 		res->exit = r;
-		snprintf(res->result, sizeof(res->result), "vxts close %s failed (the message "
-			 "above says why)", e->name);
+		if (!res->result[0])
+			snprintf(res->result, sizeof(res->result), "vxts close %s failed", e->name);
 		return;
 	}
 	res->state = "closed";

@@ -1,0 +1,209 @@
+# shellcheck shell=bash
+# Cases for the boot table (/etc/vxtstab, docs/BOOT.md), sourced by
+# tests/cli/run.sh (its vx, expect_rc, json_ok, json_get, $work, $VXTS, $PY).
+#
+# tab_check_errors   malformed tables are refused with the file, line and fix
+#                    (exit 2); a table others may write is refused; a missing
+#                    device fails its entry (exit 8) unless nofail; a key file
+#                    readable by others is a warning
+# tab_json           tab check / tab open --json: one object, a volumes array
+#                    of {name, device, state, result, exit}
+# tab_no_prompt      an entry with a prompted key, stdin not a TTY: no prompt,
+#                    no hang, a non-zero exit naming the entry
+# tab_generate       the generator's units and links for a sample table, the
+#                    unit names systemd-escaped like systemd-escape does, and
+#                    `systemd-analyze verify` of the static + generated units
+
+tab_write() { # <file> <mode>: the table from stdin
+	cat > "$1"
+	chmod "$2" "$1"
+}
+
+t_tab_check_errors() {
+	local t=$work/tab line want
+	mkimg "$work/t1.img" 1 zero
+	printf 'k' > "$work/tk"
+	chmod 600 "$work/tk"
+	# <line> <piece of the message>: each on line 3, after a comment and a good line
+	while IFS='|' read -r line want; do
+		printf '# c\ngood %s - key-file=%s\n%s\n' "$work/t1.img" "$work/tk" "$line" |
+			tab_write "$t" 600
+		vx tab check --tab "$t"
+		expect_rc 2 "tab check of '$line'" || return 1
+		grep -q "$t line 3: .*$want" "$work/err" ||
+			{ why="'$line': no '$t line 3: ...$want' in: $(cat "$work/err")"; return 1; }
+	done <<-EOF
+		x /dev/sda -|fields, want NAME DEVICE HEADER KEY
+		x /dev/sda - - nofail,bogus|unknown option 'bogus'
+		x /dev/sda - - timeout=soon|timeout=soon: want a whole number
+		x /dev/sda - hunter2|is not a key source
+		x /dev/sda - key-file=rel/k|not an absolute path
+		good /dev/sdb - -|used on line 2 already
+		x UUID=abc /h key-file=/k|UUID= with a detached header
+	EOF
+	# a table others may write: refused whatever it holds
+	printf 'good %s - key-file=%s\n' "$work/t1.img" "$work/tk" | tab_write "$t" 602
+	vx tab check --tab "$t"
+	expect_rc 2 "world-writable table" || return 1
+	grep -q "writable by others.*chmod o-w" "$work/err" ||
+		{ why="world-writable: $(cat "$work/err")"; return 1; }
+	vx tab open --tab "$t"
+	expect_rc 2 "tab open of a world-writable table" || return 1
+	# a missing device: exit 8 naming the entry; nofail makes it a warning
+	printf 'good %s - key-file=%s\nlost %s/nope - key-file=%s\n' "$work/t1.img" \
+		"$work/tk" "$work" "$work/tk" | tab_write "$t" 644
+	vx tab check --tab "$t"
+	expect_rc 8 "missing device" || return 1
+	grep -q "^lost (line 2): no device: ERROR device $work/nope not found" "$work/out" ||
+		{ why="missing device: $(cat "$work/out")"; return 1; }
+	grep -q "^good (line 1): $work/t1.img, ok" "$work/out" ||
+		{ why="good entry: $(cat "$work/out")"; return 1; }
+	sed -i 's/^lost .*/& nofail/' "$t"
+	vx tab check --tab "$t"
+	expect_rc 0 "missing nofail device" || return 1
+	grep -q "^lost (line 2): no device: warning" "$work/out" ||
+		{ why="nofail: $(cat "$work/out")"; return 1; }
+	# a key file others can read: a warning naming the fix
+	chmod 644 "$work/tk"
+	vx tab check --tab "$t" good
+	expect_rc 0 "readable key file" || return 1
+	grep -q "key file $work/tk is readable by group/others.*chmod 600" "$work/out" ||
+		{ why="key mode: $(cat "$work/out")"; return 1; }
+	# NAME not in the table
+	vx tab check --tab "$t" nosuch
+	expect_rc 2 "unknown NAME" || return 1
+	grep -q "no volume 'nosuch' in $t" "$work/err" || { why="$(cat "$work/err")"; return 1; }
+	# no table at all
+	vx tab check --tab "$work/none"
+	expect_rc 2 "no table" || return 1
+	grep -q "cannot open $work/none" "$work/err" || { why="$(cat "$work/err")"; return 1; }
+}
+
+t_tab_json() {
+	local t=$work/tab
+	mkimg "$work/t1.img" 1 zero
+	printf 'k' > "$work/tk"
+	chmod 600 "$work/tk"
+	printf 'good %s - key-file=%s\nlost %s/nope - key-file=%s nofail,timeout=0\n' "$work/t1.img" \
+		"$work/tk" "$work" "$work/tk" | tab_write "$t" 600
+	vx tab check --tab "$t" --json
+	expect_rc 0 "tab check --json" || return 1
+	json_ok || return 1
+	[ "$(json_get 'd["verb"], d["ok"], d["exit_code"], len(d["volumes"])')" = "tab check True 0 2" ] ||
+		{ why="check json: $(cat "$work/out")"; return 1; }
+	[ "$(json_get '[(v["name"], v["state"], v["exit"], v["device"]) for v in d["volumes"]]')" = \
+	  "[('good', 'ok', 0, '$work/t1.img'), ('lost', 'warning', 0, None)]" ] ||
+		{ why="check volumes: $(cat "$work/out")"; return 1; }
+	# open: each volume's state, result and exit; "lost" fails (nofail), "good"
+	# is not a block device here, so it fails too and sets the exit code
+	vx tab open --tab "$t" --json
+	[ "$rc" -ne 0 ] || { why="tab open of an image file succeeded"; return 1; }
+	json_ok || return 1
+	[ "$(json_get 'd["verb"], d["ok"], d["exit_code"] == '"$rc"', [v["name"] for v in d["volumes"]]')" = \
+	  "tab open False True ['good', 'lost']" ] || { why="open json: $(cat "$work/out")"; return 1; }
+	[ "$(json_get 'd["volumes"][1]["state"], d["volumes"][1]["exit"], d["volumes"][1]["nofail"]')" = \
+	  "failed 8 True" ] || { why="open json, lost: $(cat "$work/out")"; return 1; }
+	[ "$(json_get 'sorted(d["volumes"][0].keys())')" = \
+	  "['device', 'exit', 'line', 'name', 'nofail', 'result', 'state']" ] ||
+		{ why="open json keys: $(cat "$work/out")"; return 1; }
+	# only the nofail entry: its failure leaves the exit code 0
+	vx tab open --tab "$t" --json lost
+	expect_rc 0 "tab open of a failing nofail entry" || return 1
+	[ "$(json_get 'd["ok"], d["volumes"][0]["state"], d["volumes"][0]["exit"]')" = "True failed 8" ] ||
+		{ why="open json, nofail only: $(cat "$work/out")"; return 1; }
+}
+
+t_tab_no_prompt() {
+	local t=$work/tab t0
+	encrypted_vol tp 2 || return 1
+	printf 'ask %s %s -\n' "$img" "$hdr" | tab_write "$t" 600
+	t0=$SECONDS
+	vx tab open --tab "$t"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { why="tab open with a prompted key: exit $rc"; return 1; }
+	[ $((SECONDS - t0)) -lt 20 ] || { why="tab open took $((SECONDS - t0)) s"; return 1; }
+	grep -qi 'passphrase:' "$work/out" "$work/err" && { why="it prompted"; return 1; }
+	grep -q "^ask: failed (exit $rc" "$work/out" ||
+		{ why="no result line for ask: $(cat "$work/out")"; return 1; }
+	# tab resume goes the same way: no prompt, no hang
+	vx tab resume --tab "$t" ask
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { why="tab resume with a prompted key: exit $rc"; return 1; }
+	grep -qi 'passphrase:' "$work/out" "$work/err" && { why="tab resume prompted"; return 1; }
+	return 0
+}
+
+# The unit file name systemd gives a path or a string (systemd-escape).
+tab_esc() { # [-p] <string>
+	systemd-escape "$@"
+}
+
+t_tab_generate() {
+	local t=$work/tab g=$work/gen u=$work/units f want link
+	command -v systemd-escape > /dev/null && command -v systemd-analyze > /dev/null ||
+		{ why="systemd-escape/systemd-analyze missing (systemd package)"; return 77; }
+	rm -rf "$g" "$u"
+	mkdir -p "$g" "$u"
+	tab_write "$t" 644 <<-EOF
+		# sample
+		data      UUID=3b0c1f3e-6a2d-4c47-9e1b-8f5a2d7c9e01  -  key-file=/etc/vxts/data.key
+		db-01     /dev/disk/by-id/virtio-db\\x20x  /etc/vxts/db.hdr  kms=/usr/lib/vxts/kms  _netdev,kms-timeout=20,timeout=120
+		scratch   PARTUUID=6a8f1c2e-01  -  key-file=/k  nofail
+		old.luks  UUID=0c5e7d91-2b3a-4f68-9d1c-7e2f4a6b8c0d  -  passphrase-file=/p  luks
+	EOF
+	vx tab generate --tab "$t" "$g" "$g" "$g"
+	expect_rc 0 "tab generate" || return 1
+	[ "$(readlink "$g/remote-fs.target.wants/vxts.target")" = /usr/lib/systemd/system/vxts.target ] ||
+		{ why="vxts.target not wanted by remote-fs.target"; return 1; }
+	for f in data db-01 scratch old.luks; do
+		local inst unit dev
+		inst=$(tab_esc "$f")
+		unit="vxts-open@$inst.service"
+		if [ "$f" = scratch ]; then want=vxts.target.wants; else want=vxts.target.requires; fi
+		link=$(readlink "$g/$want/$unit") ||
+			{ why="no $want/$unit"; ls -R "$g" >&2; return 1; }
+		[ "$link" = /usr/lib/systemd/system/vxts-open@.service ] ||
+			{ why="$want/$unit -> $link"; return 1; }
+		dev=$(tab_esc -p "/dev/mapper/$f").device
+		[ -L "$g/$dev.wants/$unit" ] || { why="no $dev.wants/$unit"; return 1; }
+		[ -f "$g/$unit.d/50-vxtstab.conf" ] || { why="no drop-in for $unit"; return 1; }
+		grep -q "^SourcePath=$t$" "$g/$unit.d/50-vxtstab.conf" ||
+			{ why="$unit: no SourcePath=$t"; return 1; }
+	done
+	f=$g/vxts-open@$(tab_esc db-01).service.d/50-vxtstab.conf
+	want=$(tab_esc -p '/dev/disk/by-id/virtio-db\x20x').device
+	grep -qxF "BindsTo=$want" "$f" && grep -qxF "After=network-online.target" "$f" &&
+		grep -qxF "Before=remote-fs-pre.target" "$f" && grep -qxF "TimeoutStartSec=440" "$f" ||
+		{ why="db-01 drop-in: $(cat "$f")"; return 1; }
+	f=$g/vxts-open@data.service.d/50-vxtstab.conf
+	grep -q '^BindsTo=' "$f" && { why="a vxts UUID= is bound to a device unit udev never makes"; return 1; }
+	grep -qxF "Before=local-fs-pre.target" "$f" || { why="data drop-in: $(cat "$f")"; return 1; }
+	f=$g/vxts-open@$(tab_esc old.luks).service.d/50-vxtstab.conf
+	want=$(tab_esc -p /dev/disk/by-uuid/0c5e7d91-2b3a-4f68-9d1c-7e2f4a6b8c0d).device
+	grep -qxF "BindsTo=$want" "$f" || { why="luks drop-in: $(cat "$f")"; return 1; }
+	f=$g/vxts-open@scratch.service.d/50-vxtstab.conf
+	want=$(tab_esc -p /dev/disk/by-partuuid/6a8f1c2e-01).device
+	grep -qxF "BindsTo=$want" "$f" || { why="scratch drop-in: $(cat "$f")"; return 1; }
+	# the static units, with ExecStart pointed at this build, and the generated ones
+	for f in "$top"/systemd/*.service "$top"/systemd/*.target; do
+		sed "s|/usr/sbin/vxts|$VXTS|g" "$f" > "$u/$(basename "$f")"
+	done
+	SYSTEMD_UNIT_PATH=$g:$u: systemd-analyze verify --man=no "$u/vxts.target" \
+		"vxts-open@data.service" "vxts-open@$(tab_esc db-01).service" \
+		"vxts-open@scratch.service" "vxts-open@$(tab_esc old.luks).service" \
+		"vxts-resume@data.service" > "$work/verify" 2>&1 ||
+		{ why="systemd-analyze verify: $(head -c 600 "$work/verify")"; return 1; }
+	# anything it says about our units is a finding, even with exit 0
+	grep -E 'vxts|50-vxtstab' "$work/verify" && { why="verify: $(head -c 600 "$work/verify")"; return 1; }
+	# the generator script: valid sh, and quiet success without a table
+	sh -n "$top/systemd/vxts-generator" || { why="vxts-generator is not valid sh"; return 1; }
+	# a broken table: exit 2 naming the line, no units written
+	rm -rf "$g" && mkdir -p "$g"
+	printf 'x /dev/sda - - bogus\n' | tab_write "$t" 644
+	vx tab generate --tab "$t" "$g"
+	expect_rc 2 "tab generate of a broken table" || return 1
+	[ -z "$(ls -A "$g")" ] || { why="units written for a broken table"; return 1; }
+	# no table: nothing to do, exit 0
+	vx tab generate --tab "$work/none" "$g"
+	expect_rc 0 "tab generate without a table"
+}
+
+extra_cases+=(tab_check_errors tab_json tab_no_prompt tab_generate)
