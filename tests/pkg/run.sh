@@ -14,6 +14,8 @@
 #   - install_dkms: `make install` with DESTDIR empty (the dkms add, build
 #     and install path) into private trees, then `make uninstall` (dkms
 #     remove);
+#   - install_no_headers: no headers for KVER is a clear error naming the
+#     package to install; DKMS=0 installs without running dkms;
 #   - deb_build: `make deb` (dpkg-buildpackage in a copy of the tree) and the
 #     packages' contents, versions and dependencies;
 #   - man_render_*: every man page renders without a groff/man warning;
@@ -264,6 +266,33 @@ t_install_dkms() {
 	fi
 }
 
+# make install with DESTDIR empty and no headers for KVER: a clear error
+# naming the package; DKMS=0 installs without any dkms command.
+t_install_no_headers() {
+	local d=$disk/nohdr kv=0.0.0-vxts-none
+	mkdir -p "$d/tree" "$d/src"
+	set -- PREFIX="$d/usr" DKMS_SRCDIR="$d/src" SYSTEMD_UNITDIR="$d/units" \
+		SYSTEMD_GENDIR="$d/generators" DKMS_FLAGS="--dkmstree $d/tree --sourcetree $d/src"
+	if mk "$work/nohdr.log" install "$@" KVER=$kv; then
+		why="make install for a kernel without headers succeeded"
+		return 1
+	fi
+	if ! grep -q "no kernel headers for $kv.*apt-get install linux-headers-$kv.*DKMS=0" "$work/nohdr.log"; then
+		why="no clear error: $(grep -v '^install -D\|^sed\|^mkdir\|^rm\|^cp' "$work/nohdr.log" | tail -n 2 | tr '\n' ' ')"
+		return 1
+	fi
+	if ! mk "$work/dkms0.log" install "$@" KVER=$kv DKMS=0; then
+		why="make install DKMS=0 failed: $(tail -n 2 "$work/dkms0.log" | tr '\n' ' ')"
+		return 1
+	fi
+	if grep -q '^dkms ' "$work/dkms0.log" || [ -n "$(ls -A "$d/tree")" ]; then
+		why="make install DKMS=0 ran dkms"
+		return 1
+	fi
+	[ -f "$d/src/vxts-$VERSION/dkms.conf" ] || { why="DKMS=0 did not install the module source"; return 1; }
+	mk "$work/nohdr-un.log" uninstall "$@" DKMS=0 || { why="make uninstall DKMS=0 failed"; return 1; }
+}
+
 t_deb_build() {
 	local out=$top/build/deb deb dkmsdeb c info v x=$disk/debx
 	if ! mk "$work/deb.log" deb; then
@@ -281,7 +310,8 @@ t_deb_build() {
 	[ -f "$deb" ] && [ -f "$dkmsdeb" ] || { why="no $deb or $dkmsdeb"; return 1; }
 	# vxts: the CLI, its man page, docs; no module source
 	c=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
-	for f in ./usr/sbin/vxts ./usr/share/man/man8/vxts.8.gz ./usr/share/doc/vxts/copyright; do
+	for f in ./usr/sbin/vxts ./usr/share/doc/vxts/copyright man/*.[58]; do
+		case $f in man/*.[58]) f=./usr/share/man/man${f##*.}/${f#man/}.gz ;; esac
 		grep -qx "$f" <<< "$c" || { why="vxts.deb lacks $f"; return 1; }
 	done
 	for f in systemd/*.service systemd/*.target; do
@@ -325,7 +355,7 @@ t_deb_build() {
 	fi
 	# installing or upgrading the CLI package must not start units (open volumes)
 	mkdir -p "$x/ctl" && dpkg-deb -e "$deb" "$x/ctl"
-	if cat "$x/ctl/postinst" "$x/ctl/preinst" 2> /dev/null | grep -qE 'deb-systemd-invoke (start|restart)|systemctl.* (start|restart) '; then
+	if cat "$x/ctl/postinst" "$x/ctl/preinst" 2> /dev/null | grep -qE 'deb-systemd-invoke|systemctl.*(start|restart)'; then
 		why="vxts.deb's maintainer scripts start units on install"
 		return 1
 	fi
@@ -430,7 +460,7 @@ run() { # <name>
 }
 
 cases=(dkms_source_tree dkms_build_6.12 dkms_build_6.1 install_destdir install_dkms
-	deb_build man_verbs man_options man_exit_codes units_verify)
+	install_no_headers deb_build man_verbs man_options man_exit_codes units_verify)
 for p in man/*.8 man/*.5; do
 	[ -e "$p" ] || continue
 	n=man_render_${p#man/}
