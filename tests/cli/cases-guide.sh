@@ -79,7 +79,7 @@ for name, path, o in samples:
 
 # Every member of every output is required by its schema (or listed optional).
 optional = {"key_check", "advancing", "argon2id", "pkcs11_uri", "kms_key_id",
-            "mechanism", "volume_key", "new_volume_key", "iv_large_sectors"}
+            "mechanism", "volume_key", "new_volume_key"}
 def members(o, path=()):
     if isinstance(o, dict):
         for k, v in o.items():
@@ -197,6 +197,9 @@ t_guide_schemas() {
 	expect_rc 0 "header restore" && save header-file.json restore || return 1
 	vx reencrypt "$img" --header "$hdr" --key-file "$work/k2" --json
 	expect_rc 0 "reencrypt" && save convert.json reencrypt || return 1
+	vx luks export "$img" "$work/gs.luks" --header "$hdr" --key-file "$work/k2" \
+		--new-key-file "$work/k1" "${A2[@]}" --json
+	expect_rc 0 "luks export" && save luks-export.json luks-export || return 1
 	# a status while a decrypt runs: rate measured, advancing
 	timeout 60 "$VXTS" decrypt "$img" --header "$hdr" --key-file "$work/k2" --rate-limit 16M \
 		--json < /dev/null > "$work/dec.out" 2> "$work/dec.err" &
@@ -239,14 +242,13 @@ t_guide_schemas() {
 		mapping-result.json:*
 		keyslot.json:pkcs11_uri
 		dump.json:new_volume_key
-		header.json:iv_large_sectors
 	EOF
 	[ -n "${VXTS_KMS_DIR:-}" ] || printf '%s\n' keyslot.json:kms_key_id keyslot.json:mechanism >> "$work/allow.txt"
 	"$PY" "$work/schemacheck.py" "$schema_dir" "$work/samples.txt" "$work/allow.txt" \
 		> "$work/check.out" 2>&1 ||
 		{ why="$(grep -v '^[0-9]* samples' "$work/check.out" | head -n 3 | tr '\n' ' ')"; return 1; }
 	echo "    $(tail -n 1 "$work/check.out")"
-	rm -f "$img2" "$work"/s-*.json "$work/gs.rec"
+	rm -f "$img2" "$work"/s-*.json "$work/gs.rec" "$work/gs.luks"
 }
 
 # ---- the walkthrough -----------------------------------------------------------
