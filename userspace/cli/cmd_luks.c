@@ -161,13 +161,9 @@ int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev)
 		return cli_fail(o, "open", name, r, cli_luks_code(r));
 	}
 	if (o->json) {
+		/* docs/schema/open.json: the same object as for a vxts volume */
 		cli_json_result(&j, o, "open");
 		cli_json_str(&j, "name", name);
-		cli_json_str(&j, "luks", li.type);
-		cli_json_str(&j, "luks_uuid", li.uuid);
-		cli_json_u64(&j, "sector_size", li.sector_size);
-		cli_json_u64(&j, "data_offset_sectors", li.data_offset);
-		cli_json_u64(&j, "size_sectors", m.len);
 		cli_json_bool(&j, "converting", false);
 		cli_json_u64(&j, "boundary_sectors", 0);
 		cli_json_end(&j);
