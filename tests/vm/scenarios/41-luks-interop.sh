@@ -91,6 +91,13 @@ luks_case() { # <tag> <luks1|luks2> <sector> <detached 0|1> <vxts open args...>
 	[ "$(dev_sum /dev/mapper/lv "$n")" = "$(file_sum "$tag.data")" ] ||
 		fail "$tag: dm-vxts does not read what dm-crypt wrote"
 	vxts status lv > st.out 2>&1 || { cat st.out; fail "$tag: vxts status lv"; }
+	# idempotent like any open; resume finds nothing to do; JSON result
+	vxts open lv "$dev" $hopt "$@" --json < /dev/null > again.out 2>&1 ||
+		{ cat again.out; fail "$tag: a second vxts open exited $?"; }
+	grep -q '"ok": *true' again.out && grep -q '"converting": *false' again.out ||
+		{ cat again.out; fail "$tag: second open --json"; }
+	vxts resume lv < /dev/null > res.out 2>&1 || { cat res.out; fail "$tag: vxts resume lv"; }
+	grep -q "nothing to do" res.out || { cat res.out; fail "$tag: resume on a LUKS mapping"; }
 	rand_file "$tag.new" 4194304
 	dev_write /dev/mapper/lv "$tag.new" 1048576
 	dd if="$tag.new" of="$tag.data" bs=1M seek=1 conv=notrunc status=none
