@@ -543,7 +543,7 @@ static int cli_tab_spawn(const struct cli_opts *top, const struct vxts_tab_entry
 {
 	const char *run = getenv("VXTS_RUN_DIR");
 	pid_t pid;
-	int fd;
+	int fd, r;
 
 	run = run && *run ? run : "/run/vxts";
 	mkdir(run, 0700);
@@ -570,7 +570,9 @@ static int cli_tab_spawn(const struct cli_opts *top, const struct vxts_tab_entry
 		o.no_progress = false;
 		fprintf(stderr, "vxts tab open: background conversion of %s on %s, pid %d\n",
 			e->name, dev, (int)getpid());
-		_exit(cli_tab_resume_entry(&o, e, dev));
+		r = cli_tab_resume_entry(&o, e, dev);
+		fflush(NULL);
+		_exit(r);
 	}
 	close(fd);
 	return pid;
@@ -831,7 +833,7 @@ int cli_cmd_tab_close(const struct cli_opts *o)
 	for (i = 0; i < n && !code; i++)
 		if (res[i].exit)
 			code = res[i].exit;
-	if (o->json && n) {
+	if (o->json) {
 		cli_tab_json_head(&j, o, "tab close", code);
 		for (i = 0; i < n; i++)
 			cli_tab_json_vol(&j, sel[i], NULL, &res[i]);
