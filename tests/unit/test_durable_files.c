@@ -5,7 +5,9 @@
  * power cut right after vxts returns: the file fsynced AND its directory
  * (else the directory entry can be lost). This binary defines fsync() itself,
  * which the statically linked library then calls, to see which descriptors
- * get synced. Neither file may be created through a symbolic link.
+ * get synced. Neither file may be created through a symbolic link. A new
+ * header file must never be visible under its name shorter than its area: a
+ * kill there used to leave a 0-byte file that read as a corrupt header.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +38,22 @@ int fsync(int fd)
 }
 
 /* Was @path (file or directory) fsynced since the last d_watch()? */
+/*
+ * Interposes ftruncate: when the library sizes a file, the watched header
+ * path must not already name a short file (it must appear whole, later).
+ */
+static const char *d_whole_path;
+static int d_short_seen;
+
+int ftruncate(int fd, off_t len)
+{
+	struct stat st;
+
+	if (d_whole_path && !stat(d_whole_path, &st) && st.st_size < len)
+		d_short_seen++;
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
 static bool d_was_synced(const char *path)
 {
 	struct stat st;
@@ -110,6 +128,31 @@ static void backup_durable(void **state)
 	fx_free(&f);
 }
 
+/* Killed at any point of creating the header file: no short file by its name. */
+static void header_file_appears_whole(void **state)
+{
+	char dev[512], hdr[512];
+	struct vxts_format_opts o = { .plaintext = true, .force = true,
+				      .header = d_path(hdr, "w.hdr") };
+	struct stat st;
+	struct fx f;
+
+	fx_init(&f, 4096, 4096, false, 54);
+	d_make_device(d_path(dev, "w.img"));
+	unlink(hdr);
+	d_whole_path = hdr;
+	d_short_seen = 0;
+	assert_int_equal(vxts_format(dev, &o, &f.kek), 0);
+	d_whole_path = NULL;
+	assert_int_equal(d_short_seen, 0);
+	assert_int_equal(stat(hdr, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(hdr);
+	unlink(dev);
+	fx_free(&f);
+}
+
 /* A planted symlink must not redirect where the sealed key is written. */
 static void header_symlink_refused(void **state)
 {
@@ -142,6 +185,7 @@ int main(void)
 		cmocka_unit_test(header_file_durable),
 		cmocka_unit_test(backup_durable),
 		cmocka_unit_test(header_symlink_refused),
+		cmocka_unit_test(header_file_appears_whole),
 	};
 	const char *tmp = getenv("VXTS_TEST_TMP");
 
