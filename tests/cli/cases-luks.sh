@@ -204,18 +204,5 @@ t_luks_open_reencrypt() {
 	grep -q "reencryption" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 }
 
-# Not built, and not needed for LUKS2 (docs/LUKS.md): refused, never ignored.
-t_luks_iv_large_refused() {
-	local img=$work/li.img
-	mkimg "$img" 2 zero
-	vx format "$img" --header "$work/li.hdr" --key-file "$work/k1" --yes --sector-size 4096 \
-		--iv-large-sectors "${A2[@]}"
-	expect_rc 2 "format --iv-large-sectors" || return 1
-	grep -q "512-byte sectors" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
-	vx encrypt "$img" --header "$work/li.hdr" --key-file "$work/k1" --iv-large-sectors "${A2[@]}"
-	expect_rc 2 "encrypt --iv-large-sectors" || return 1
-	[ ! -e "$work/li.hdr" ] || { why="a refused format/encrypt wrote a header"; return 1; }
-}
-
-extra_cases+=(luks_iv_large_refused luks_export_key luks_export_json luks_export_refusals luks_open_refusals
+extra_cases+=(luks_export_key luks_export_json luks_export_refusals luks_open_refusals
 	      luks_open_reencrypt)

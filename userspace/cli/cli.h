@@ -82,7 +82,6 @@ enum cli_opt_id {
 	OPT_USE_RECOVERY_KEY,
 	OPT_EXPECT_KEY_CHECK,
 	OPT_LUKS,
-	OPT_IV_LARGE_SECTORS,
 	OPT_TAB,
 	OPT_COUNT
 };
@@ -136,7 +135,6 @@ struct cli_opts {
 	const char *use_recovery_key;	/* unlock with the recovery key in this file */
 	const char *expect_key_check;	/* 32 hex digits: refuse any other volume key */
 	bool luks;			/* open: DEVICE (or --header) is a LUKS2 volume */
-	bool iv_large_sectors;		/* format/encrypt: tweak counts data units (LUKS2's way) */
 	const char *tab;		/* tab verbs: the table file (default /etc/vxtstab) */
 	int npos;			/* positional arguments after the verb */
 	char **pos;
@@ -297,7 +295,6 @@ int cli_cmd_luks_export(const struct cli_opts *o);
 bool cli_luks_wanted(const struct cli_opts *o, const char *dev);
 int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev);
 /* format/encrypt --iv-large-sectors: refused (message given); true if refused */
-bool cli_luks_iv_large_refused(const struct cli_opts *o, const char *verb);
 int cli_online_convert(const struct cli_opts *o, int dir);
 bool cli_online_is_mapping(const char *arg);
 int cli_online_status(const struct cli_opts *o);

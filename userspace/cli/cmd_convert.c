@@ -245,8 +245,6 @@ int cli_cmd_encrypt(const struct cli_opts *o)
 		cli_err("encrypt: --header and --header-at-end exclude each other");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_luks_iv_large_refused(o, "encrypt"))
-		return CLI_EXIT_USAGE;
 	if (o->online)
 		return cli_online_convert(o, VXTS_DIR_ENCRYPT);
 	cli_conv_setup(&c, o, "encrypt");

@@ -56,8 +56,6 @@ int cli_cmd_format(const struct cli_opts *o)
 		cli_err("format: --header and --header-at-end exclude each other");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_luks_iv_large_refused(o, "format"))
-		return CLI_EXIT_USAGE;
 	snprintf(what, sizeof(what),
 		 "format %s: its present contents become unreadable", o->pos[0]);
 	if (!cli_confirm(o, what)) {

@@ -177,22 +177,6 @@ int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev)
 
 /* ---- --iv-large-sectors --------------------------------------------------------- */
 
-/*
- * Registered for format/encrypt but not built: LUKS2 needs no such flag
- * (it counts the tweak in 512-byte sectors at every sector size, as vxts
- * does: docs/LUKS.md), and a volume with it would map other plaintext
- * through a LUKS2 header. Refused rather than silently ignored.
- */
-bool cli_luks_iv_large_refused(const struct cli_opts *o, const char *verb)
-{
-	if (!o->iv_large_sectors)
-		return false;
-	cli_err("%s: --iv-large-sectors is not supported: vxts and LUKS2 both count the "
-		"XTS tweak in 512-byte sectors at every sector size, so `vxts luks export` "
-		"needs no flag (docs/LUKS.md); drop the option", verb);
-	return true;
-}
-
 /* ---- export --------------------------------------------------------------------- */
 
 #define CLI_LUKS_ARGON2_MIN_T	4

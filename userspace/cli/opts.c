@@ -44,8 +44,6 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 		"refuse to unlock unless the volume key's check value (dump/encrypt --json key_check) is HEX" },
 	[OPT_LUKS] = { "luks", NULL,
 		"open: DEVICE (or --header) is a LUKS2 aes-xts-plain64 volume; serve it with dm-vxts" },
-	[OPT_IV_LARGE_SECTORS] = { "iv-large-sectors", NULL,
-		"format/encrypt: the tweak counts data units, as LUKS2 does (needed by luks export with 4096-byte units)" },
 	[OPT_TAB] = { "tab", "PATH", "tab verbs: the table file (default /etc/vxtstab)" },
 	[OPT_HELP] = { "help", NULL, "show this verb's usage and exit" },
 	[OPT_JSON] = { "json", NULL,
@@ -225,7 +223,6 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 	case OPT_ONLINE: o->online = true; break;
 	case OPT_TAKEOVER_LVM: o->takeover_lvm = true; break;
 	case OPT_LUKS: o->luks = true; break;
-	case OPT_IV_LARGE_SECTORS: o->iv_large_sectors = true; break;
 	case OPT_TAB: o->tab = arg; break;
 	case OPT_MAX_HOLD_MS: r = cli_opts_u32(name, arg, 1, 60000, &o->max_hold_ms); break;
 	case OPT_INTERVAL: r = cli_opts_u32(name, arg, 0, 60000, &o->interval_ms); break;
