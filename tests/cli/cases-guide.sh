@@ -147,6 +147,10 @@ t_guide_schemas() {
 	local img=$work/gs.img hdr=$work/gs.hdr img2=$work/gs2.img kms=$top/examples/kms/vxts-kms-local
 	"$PY" -c 'import jsonschema' 2> /dev/null || { why="no python3-jsonschema (scripts/setup.sh)"; return 1; }
 	ls "$schema_dir"/*.json > /dev/null 2>&1 || { why="no $schema_dir/*.json"; return 1; }
+	local f
+	for f in "$schema_dir"/*.json; do	# each schema is linked from the guide
+		grep -q "(schema/${f##*/})" "$guide" || { why="OPERATIONS.md does not link schema/${f##*/}"; return 1; }
+	done
 	guide_checker
 	: > "$work/samples.txt"
 	mkimg "$img" 32
