@@ -174,8 +174,8 @@ static int cli_tab_scan(const struct vxts_tab_entry *e, char *out, size_t len)
 			continue;
 		if (found++) {
 			closedir(dir);
-			cli_detail("%s=%s matches both %s and %s: give the device by path, or "
-				   "change the UUID of the copy", vxts_tab_dev_name(e->dev_kind),
+			cli_detail("%s=%s matches both %s and %s: give the device by path "
+				   "(/dev/disk/by-id/...), or detach the copy", vxts_tab_dev_name(e->dev_kind),
 				   e->dev, out, dev);
 			return -ENOTUNIQ;
 		}
@@ -807,9 +807,9 @@ static void cli_tab_close_one(const struct cli_opts *o, const struct vxts_tab_en
 		return;
 	}
 	res->state = "closed";
-	snprintf(res->result, sizeof(res->result), "%s", rt.converter ?
-		 "conversion stopped at a window edge (the next open resumes it), closed" :
-		 "closed");
+	snprintf(res->result, sizeof(res->result), "%s/dev/mapper/%s removed", rt.converter ?
+		 "conversion stopped at a window edge (the next open continues it), " : "",
+		 e->name);
 }
 
 int cli_cmd_tab_close(const struct cli_opts *o)
