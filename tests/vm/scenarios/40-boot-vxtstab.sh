@@ -14,7 +14,8 @@
 #  d) a nofail entry whose device is missing and one whose key is prompted
 #     for (no TTY) do not stop the others; an entry with a wrong key and no
 #     nofail makes the exit non-zero with a message naming it; opening
-#     again is idempotent; `tab close` closes them all.
+#     again is idempotent; `tab close` closes them all;
+#  e) a LUKS2 volume made by cryptsetup, entered as UUID= with `luks`.
 . /vxts/guest-lib.sh
 . /vxts/online-lib.sh
 need_online
@@ -150,6 +151,19 @@ DD=$(loopdev "$W/d.img" 20) && assert_blk "$DD"
 vxts format "$DD" --key-file "$KD" --yes < /dev/null > fmt-d.out 2>&1 ||
 	{ cat fmt-d.out; fail "format d: exit $?"; }
 
+step "e: a LUKS2 volume made by cryptsetup, entered as UUID= with luks (found through libblkid)"
+DL=$(loopdev "$W/l.img" 24) && assert_blk "$DL"
+printf 'luks pass phrase' > "$W/lpass"
+chmod 600 "$W/lpass"
+cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--cipher aes-xts-plain64 --key-size 512 --sector-size 4096 --key-file "$W/lpass" "$DL" ||
+	fail "luksFormat"
+UL=$(cryptsetup luksUUID "$DL")
+cryptsetup open --key-file "$W/lpass" "$DL" lc || fail "cryptsetup open"
+rand_file lplain 1048576
+dev_write /dev/mapper/lc lplain 65536
+cryptsetup close lc || fail "cryptsetup close"
+
 step "reboot: every mapping removed, keys unlinked, /run/vxts gone; disk b as it was at the cut"
 dmsetup ls | grep -q boot && fail "mappings left: $(dmsetup ls)"
 keyctl clear @u
@@ -164,6 +178,7 @@ bootc   UUID=$UC   -        kms=/vxts/vxts-kms-local   _netdev,kms-timeout=60
 gone    /dev/vxts-no-such-disk  -  key-file=$KA   nofail,timeout=1
 ask     $DD        -        -                nofail,noresume
 bootd   $DD        -        key-file=$W/wrong
+bootl   UUID=$UL   -        key-file=$W/lpass   luks
 EOF
 chmod 644 "$TAB"
 cat > /etc/fstab <<EOF
@@ -209,6 +224,10 @@ for n in boota bootb bootc; do
 	assert_blk "/dev/mapper/$n"
 done
 [ -b /dev/mapper/bootd ] && fail "bootd opened with a wrong key"
+assert_blk /dev/mapper/bootl
+[ "$(dm_target_of bootl)" = vxts ] || fail "bootl is not served by dm-vxts"
+assert_dev_has /dev/mapper/bootl lplain 65536 "the LUKS2 volume opened by tab open"
+echo "   bootl: LUKS2 $UL found on $DL, served by dm-vxts, reads what dm-crypt wrote"
 mount -a || fail "mount -a"
 echo "   opened and mounted in $(( ($(now_ms) - t0) / 100 ))00 ms"
 for n in a b c; do
@@ -308,8 +327,8 @@ step "tab close: every volume of the table closed"
 umount /mnt/a || fail "umount"
 vxts tab close > close.out 2>&1 || { cat close.out; fail "tab close: exit $?"; }
 sed 's/^/   /' close.out
-for n in boota bootb bootc; do
+for n in boota bootb bootc bootl; do
 	dmsetup info "$n" > /dev/null 2>&1 && fail "$n still mapped after tab close"
 done
-losetup -d "$DA" "$DB" "$DC" "$DD" 2> /dev/null
+losetup -d "$DA" "$DB" "$DC" "$DD" "$DL" 2> /dev/null
 exit 0
