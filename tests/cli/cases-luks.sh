@@ -136,6 +136,43 @@ t_luks_export_refusals() {
 	expect_rc 9 "export of a header-at-end volume" || return 1
 	grep -q "end of the device" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 	[ ! -e "$luks" ] || { why="a refused export left $luks"; return 1; }
+
+	# the device grew after format: the dynamic LUKS2 segment would map more
+	encrypted_vol lrg 4 || return 1
+	truncate -s 6M "$img"
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 9 "export when the data area is not the whole device" || return 1
+	grep -q "not the rest of" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	[ ! -e "$luks" ] || { why="a refused export left $luks"; return 1; }
+}
+
+# A kill in the middle of export (argon2 running) leaves no file at FILE:
+# the header is made unnamed and linked only when whole.
+t_luks_export_kill() {
+	local luks=$work/lk.luks pid i
+	luks_pass_files
+	encrypted_vol lk 2 || return 1
+	"$VXTS" luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" --argon2-memory 65536 --argon2-time 64 \
+		--argon2-parallel 1 < /dev/null > "$work/out" 2> "$work/err" &
+	pid=$!
+	# wait until the vxts unlock is done and libcryptsetup has the header open
+	for i in $(seq 100); do
+		ls -l /proc/$pid/fd 2> /dev/null |
+			grep -q -e "$work/.*(deleted)" -e "$work/\.vxts-luks" -e "-> $luks\$" && break
+		sleep 0.1
+	done
+	sleep 0.3
+	kill -9 "$pid" 2> /dev/null
+	wait "$pid" 2> /dev/null
+	[ "$i" -lt 100 ] || { why="export never had its new header open"; return 1; }
+	[ ! -e "$luks" ] && [ ! -L "$luks" ] ||
+		{ why="a killed export left $luks ($(cryptsetup isLuks "$luks" && echo LUKS))"; return 1; }
+	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \
+		--new-passphrase-file "$work/lnp" "${A2[@]}"
+	expect_rc 0 "export after a killed one" || return 1
+	rm -f "$luks" "$work"/.vxts-luks-export.*
 }
 
 # The open direction up to the mapping: what dm-vxts cannot serve is refused
@@ -154,6 +191,7 @@ t_luks_open_refusals() {
 	expect_rc 9 "open of a 256-bit-key LUKS2 (auto-detected)" || return 1
 	grep -q "512-bit" "$work/err" && grep -q "open it with cryptsetup" "$work/err" ||
 		{ why="message: $(cat "$work/err")"; return 1; }
+	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
 
 	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-cbc-essiv:sha256 \
 		--key-size 256 --key-file "$lp" "$img" > /dev/null 2>&1 ||
@@ -163,28 +201,113 @@ t_luks_open_refusals() {
 	expect_rc 9 "open of an aes-cbc-essiv LUKS2" || return 1
 	grep -q "cipher is aes-cbc-essiv:sha256" "$work/err" ||
 		{ why="message: $(cat "$work/err")"; return 1; }
+	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
 
 	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
 		--key-size 512 --sector-size 2048 --key-file "$lp" "$img" > /dev/null 2>&1 ||
 		{ why="cryptsetup luksFormat --sector-size 2048 failed"; return 77; }
+	before=$(sha "$img")
 	vx open lo "$img" --key-file "$lp"
 	expect_rc 9 "open of a LUKS2 with 2048-byte sectors" || return 1
+	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
 
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --integrity hmac-sha256 --key-file "$lp" "$img" > /dev/null 2>&1 &&
-	{
-		vx open lo "$img" --key-file "$lp"
-		expect_rc 9 "open of a LUKS2 with integrity" || return 1
-		grep -q "integrity" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
-	}
-
-	before=$(sha "$img")
 	vx open --luks lo "$work/nothing-here.img" --key-file "$lp"
 	[ "$rc" -ne 0 ] || { why="open --luks of a missing file succeeded"; return 1; }
 	mkimg "$work/lz.img" 2 zero
+	local zsum
+	zsum=$(sha "$work/lz.img")
 	vx open --luks lo "$work/lz.img" --key-file "$lp"
 	expect_rc 8 "open --luks of an image without a LUKS header" || return 1
+	[ "$(sha "$work/lz.img")" = "$zsum" ] || { why="a refused open changed the image"; return 1; }
+	# no LUKS, no --luks, no device-mapper (here): not "a device-mapper device"
+	vx open lo "$work/lz.img" --key-file "$lp"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] && ! grep -q "device-mapper device that is not" "$work/err" ||
+		{ why="open of a plain image: exit $rc, $(cat "$work/err")"; return 1; }
+}
+
+# dm-integrity LUKS2: refused (exit 9). cryptsetup cannot make one everywhere
+# (it needs the kernel's dm-integrity to wipe): then this case is a SKIP.
+t_luks_open_integrity() {
+	local img=$work/loi.img lp=$work/loi.pass before
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" 20 zero
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --integrity hmac-sha256 --integrity-no-wipe --key-file "$lp" \
+		"$img" > /dev/null 2>&1 ||
+		{ why="cryptsetup luksFormat --integrity fails on this host"; return 77; }
+	before=$(sha "$img")
+	vx open lo "$img" --key-file "$lp"
+	expect_rc 9 "open of a LUKS2 with integrity" || return 1
+	grep -q "integrity" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
+}
+
+# A LUKS2 header whose two copies disagree: crypt_load() would rewrite one,
+# so open refuses it (exit 5, `cryptsetup repair`) and the image is unchanged.
+# Both copies damaged is the same exit, not "no LUKS header" (8).
+t_luks_open_damaged() {
+	local img=$work/ld.img lp=$work/ld.pass sum where
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$work/ld0.img" 20 zero
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --key-file "$lp" "$work/ld0.img" > /dev/null 2>&1 ||
+		{ why="luksFormat failed"; return 77; }
+	# the secondary's JSON (16 KiB copies), the primary's JSON, the primary's magic
+	for where in $((16384 + 4096 + 10)) $((4096 + 10)) 0 both; do
+		cp "$work/ld0.img" "$img"
+		if [ "$where" = both ]; then
+			printf 'XXXXXXXX' | dd of="$img" bs=1 seek=$((4096 + 10)) conv=notrunc 2> /dev/null
+			where=$((16384 + 4096 + 10))
+		fi
+		printf 'XXXXXXXX' | dd of="$img" bs=1 seek="$where" conv=notrunc 2> /dev/null
+		sum=$(sha "$img")
+		vx open lo "$img" --key-file "$lp"
+		expect_rc 5 "open of a LUKS2 damaged at byte $where" || return 1
+		grep -q "cryptsetup repair" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+		vx open --luks lo "$img" --key-file "$lp"
+		expect_rc 5 "open --luks of a LUKS2 damaged at byte $where" || return 1
+		[ "$(sha "$img")" = "$sum" ] ||
+			{ why="open wrote to a damaged LUKS header (byte $where)"; return 1; }
+	done
+}
+
+# The UUID goes into the logon key name and the dm table line: a LUKS1
+# header (no checksum) with a UUID that would add table arguments is refused.
+t_luks_open_uuid() {
+	local img=$work/lu.img lp=$work/lu.pass sum
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" 20 zero
+	cryptsetup luksFormat --type luks1 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="luksFormat --type luks1 failed"; return 77; }
+	printf 'y 0 7:0 0 1 allow_discards:0 0 7:0 3276\0' |
+		dd of="$img" bs=1 seek=168 conv=notrunc 2> /dev/null
+	sum=$(sha "$img")
+	vx open lo "$img" --key-file "$lp"
+	expect_rc 9 "open of a LUKS1 with a table in its UUID" || return 1
+	grep -q "not a canonical UUID" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	[ "$(sha "$img")" = "$sum" ] || { why="a refused open changed the LUKS image"; return 1; }
+}
+
+# --expect-key-check pins a vxts volume: a LUKS disk in its place is refused
+# before any key is asked for (and before device-mapper is asked anything).
+t_luks_open_pin() {
+	local img=$work/lp.img lp=$work/lp.pass
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" 20 zero
+	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
+		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
+		{ why="luksFormat failed"; return 77; }
+	vx open --expect-key-check 00000000000000000000000000000000 lo "$img" --key-file "$lp"
+	expect_rc 5 "open --expect-key-check of a LUKS volume" || return 1
+	grep -q "expect-key-check" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
+	vx open --luks --expect-key-check 00000000000000000000000000000000 lo "$img" \
+		--key-file "$lp"
+	expect_rc 5 "open --luks --expect-key-check" || return 1
 }
 
 # A LUKS2 reencryption left unfinished is a state, not a layout: exit 11.
@@ -204,5 +327,6 @@ t_luks_open_reencrypt() {
 	grep -q "reencryption" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 }
 
-extra_cases+=(luks_export_key luks_export_json luks_export_refusals luks_open_refusals
+extra_cases+=(luks_export_key luks_export_json luks_export_refusals luks_export_kill
+	      luks_open_refusals luks_open_integrity luks_open_damaged luks_open_uuid luks_open_pin
 	      luks_open_reencrypt)

@@ -135,6 +135,8 @@ struct cli_opts {
 	const char *use_recovery_key;	/* unlock with the recovery key in this file */
 	const char *expect_key_check;	/* 32 hex digits: refuse any other volume key */
 	bool luks;			/* open: DEVICE (or --header) is a LUKS2 volume */
+	bool no_luks_detect;		/* open: never take DEVICE for LUKS without --luks
+					 * (vxtstab entries without `luks`); no option */
 	const char *tab;		/* tab verbs: the table file (default /etc/vxtstab) */
 	int npos;			/* positional arguments after the verb */
 	char **pos;
@@ -291,9 +293,19 @@ int cli_cmd_tab_resume(const struct cli_opts *o);
 int cli_cmd_tab_generate(const struct cli_opts *o);
 /* cmd_luks.c: LUKS2 interop (docs/LUKS.md) */
 int cli_cmd_luks_export(const struct cli_opts *o);
-/* open on a LUKS volume: is DEVICE (or --header) one to serve; map it as NAME */
+/*
+ * open on a LUKS volume: is DEVICE (or --header) one to serve; the checks
+ * that need no device-mapper (pin, header, what dm-vxts serves) with the
+ * header loaded once into @lk; then map it as NAME (releases @lk), or
+ * release @lk; a failure's message and exit code.
+ */
+struct cli_luks;
 bool cli_luks_wanted(const struct cli_opts *o, const char *dev);
-int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev);
+int cli_luks_prepare(const struct cli_opts *o, const char *dev, struct cli_luks **lk);
+int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev,
+		  struct cli_luks *lk);
+void cli_luks_release(struct cli_luks *lk);
+int cli_luks_fail(const struct cli_opts *o, const char *name, const char *dev, int r);
 /* format/encrypt --iv-large-sectors: refused (message given); true if refused */
 int cli_online_convert(const struct cli_opts *o, int dir);
 bool cli_online_is_mapping(const char *arg);

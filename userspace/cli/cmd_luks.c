@@ -16,8 +16,10 @@
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,31 +42,33 @@ static int cli_luks_code(int r)
 	case -ENODATA: return CLI_EXIT_NO_VOLUME;
 	case -ENOSPC: return CLI_EXIT_UNSUITABLE;
 	case -EBUSY: return CLI_EXIT_BUSY;
+	case -EBADMSG: return CLI_EXIT_HEADER;
 	default: return 0;
 	}
 }
 
+/* Size of block device or regular file @dev in 512-byte sectors (rounded down). */
 static int cli_luks_dev_sectors(const char *dev, uint64_t *sectors)
 {
 	uint64_t bytes = 0;
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC), r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, &bytes)) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
+	if (fstat(fd, &st))
+		r = -errno;
+	else if (S_ISREG(st.st_mode))
+		bytes = (uint64_t)st.st_size;
+	else if (ioctl(fd, BLKGETSIZE64, &bytes))
+		r = -errno;
 	close(fd);
 	*sectors = bytes / 512;
-	return 0;
+	return r;
 }
 
-/* The passphrase into locked memory, then the volume key into @m's logon key. */
-static int cli_luks_key(const struct cli_opts *o, const char *dev,
-			const struct vxts_luks_info *li, const char *desc)
+/* The passphrase into locked memory, then the volume key into logon key @desc. */
+static int cli_luks_key(const struct cli_opts *o, struct vxts_luks *l, const char *desc)
 {
 	struct cli_key k;
 	uint8_t *key;
@@ -85,7 +89,7 @@ static int cli_luks_key(const struct cli_opts *o, const char *dev,
 		cli_detail("cannot lock memory for the volume key (RLIMIT_MEMLOCK?)");
 		return -ENOMEM;
 	}
-	r = vxts_luks_volume_key(dev, o->header, k.secret, k.len, key, VXTS_KEY_BYTES);
+	r = vxts_luks_volume_key(l, k.secret, k.len, key, VXTS_KEY_BYTES);
 	cli_key_put(&k);
 	if (!r)
 		r = vxts_keyring_add(desc, key, VXTS_KEY_BYTES);
@@ -93,20 +97,72 @@ static int cli_luks_key(const struct cli_opts *o, const char *dev,
 	return r;
 }
 
+/*
+ * Everything that needs no device-mapper, in this order: the pin, the
+ * header (loaded once, its copies compared first), what dm-vxts can serve.
+ * @l stays loaded for the unlock, so the table and the key come from the
+ * same read of the header.
+ */
+struct cli_luks {
+	struct vxts_luks *l;
+	struct vxts_luks_info li;
+};
+
+int cli_luks_prepare(const struct cli_opts *o, const char *dev, struct cli_luks **out)
+{
+	struct cli_luks *lk;
+	int r;
+
+	*out = NULL;
+	if (o->expect_key_check) {
+		/* the pin is a vxts key check value: a LUKS header has none to compare */
+		cli_detail("%s is a LUKS volume, but --expect-key-check pins a vxts volume's "
+			   "key: refusing it (a LUKS disk may have been put in the pinned "
+			   "volume's place); drop --expect-key-check (and add `luks` to the "
+			   "vxtstab entry) if this LUKS volume is the one to open",
+			   o->header ? o->header : dev);
+		return -EBADMSG;
+	}
+	lk = calloc(1, sizeof(*lk));
+	if (!lk)
+		return -ENOMEM;
+	r = vxts_luks_load(dev, o->header, &lk->l);
+	if (!r)
+		r = vxts_luks_probe(lk->l, &lk->li);
+	if (!r)
+		r = vxts_luks_check(&lk->li);
+	if (r)
+		cli_luks_release(lk);
+	else
+		*out = lk;
+	return r;
+}
+
+void cli_luks_release(struct cli_luks *lk)
+{
+	if (!lk)
+		return;
+	vxts_luks_free(lk->l);
+	free(lk);
+}
+
+int cli_luks_fail(const struct cli_opts *o, const char *name, const char *dev, int r)
+{
+	if (r == -ENODATA && o->luks)
+		cli_detail("no LUKS header on %s: drop --luks for a vxts volume, or give "
+			   "the detached LUKS header with --header", o->header ? o->header : dev);
+	return cli_fail(o, "open", name, r, cli_luks_code(r));
+}
+
 static int cli_luks_describe(const struct cli_opts *o, const char *name, const char *dev,
-			     struct vxts_luks_info *li, struct vxts_online_map *m)
+			     struct cli_luks *lk, struct vxts_online_map *m)
 {
 	char devno[32], desc[96];
 	uint64_t sectors = 0;
+	struct vxts_dm_info di;
 	int r;
 
-	struct vxts_dm_info di;
-
-	r = vxts_luks_probe(dev, o->header, li);
-	if (!r)
-		r = vxts_luks_check(li);
-	if (!r)
-		r = vxts_dm_info(name, &di);
+	r = vxts_dm_info(name, &di);
 	if (r)
 		return r;
 	if (di.exists) {
@@ -118,16 +174,18 @@ static int cli_luks_describe(const struct cli_opts *o, const char *name, const c
 		cli_detail("%s is not a block device: `vxts open` needs one", dev);
 	if (!r && (r = cli_luks_dev_sectors(dev, &sectors)))
 		cli_detail("cannot read the size of %s", dev);
-	vxts_luks_key_desc(desc, sizeof(desc), li->uuid);
-	if (!r)
-		r = vxts_luks_map(li, devno, sectors, desc, m);
-	return r ? r : cli_luks_key(o, dev, li, desc);
+	if (r)
+		return r;
+	vxts_luks_key_desc(desc, sizeof(desc), lk->li.uuid, devno);
+	r = vxts_luks_map(&lk->li, devno, sectors, desc, m);
+	return r ? r : cli_luks_key(o, lk->l, desc);
 }
 
 /*
  * Is DEVICE (or --header) a LUKS volume this open should serve? --luks says
- * so; otherwise only when there is no vxts header there: a vxts volume whose
- * plaintext holds a LUKS volume stays a vxts volume.
+ * so; otherwise only when there is no vxts header there (a vxts volume whose
+ * plaintext holds a LUKS volume stays a vxts volume) and the caller did not
+ * turn detection off (a vxtstab entry without `luks`).
  */
 bool cli_luks_wanted(const struct cli_opts *o, const char *dev)
 {
@@ -136,6 +194,8 @@ bool cli_luks_wanted(const struct cli_opts *o, const char *dev)
 
 	if (o->luks)
 		return true;
+	if (o->no_luks_detect)
+		return false;
 	r = vxts_open(dev, o->header, VXTS_OPEN_READONLY, &v);
 	vxts_close(v);
 	(void)cli_detail_take();
@@ -144,22 +204,22 @@ bool cli_luks_wanted(const struct cli_opts *o, const char *dev)
 	return vxts_luks_detect(dev, o->header);
 }
 
-int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev)
+/* After cli_luks_prepare(); releases @lk. */
+int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev,
+		  struct cli_luks *lk)
 {
-	struct vxts_online_map m;
 	struct vxts_luks_info li;
+	struct vxts_online_map m;
 	struct cli_json j;
 	int r;
 
-	r = cli_luks_describe(o, name, dev, &li, &m);
+	r = cli_luks_describe(o, name, dev, lk, &m);
+	li = lk->li;
+	cli_luks_release(lk);
 	if (!r)
 		r = vxts_online_create(name, &m, dev, o->header);
-	if (r) {
-		if (r == -ENODATA && o->luks)
-			cli_detail("no LUKS header on %s: drop --luks for a vxts volume, or give "
-				   "the detached LUKS header with --header", o->header ? o->header : dev);
-		return cli_fail(o, "open", name, r, cli_luks_code(r));
-	}
+	if (r)
+		return cli_luks_fail(o, name, dev, r);
 	if (o->json) {
 		/* docs/schema/open.json: the same object as for a vxts volume */
 		cli_json_result(&j, o, "open");
@@ -175,16 +235,18 @@ int cli_luks_open(const struct cli_opts *o, const char *name, const char *dev)
 	return CLI_EXIT_OK;
 }
 
-/* ---- --iv-large-sectors --------------------------------------------------------- */
-
 /* ---- export --------------------------------------------------------------------- */
 
 #define CLI_LUKS_ARGON2_MIN_T	4
 
 /* What LUKS2 cannot describe, or a volume not (yet) plain ciphertext. */
-static int cli_luks_exportable(const struct vxts_info *in)
+static int cli_luks_exportable(const struct vxts_info *in, const char *dev)
 {
-	if (in->state != VXTS_STATE_ENCRYPTED || in->direction != VXTS_DIR_NONE) {
+	uint64_t sectors = 0;
+	int r;
+
+	if (in->state != VXTS_STATE_ENCRYPTED || in->direction != VXTS_DIR_NONE ||
+	    in->window_size || in->boundary != in->data_size) {
 		cli_detail("the volume is %s, not fully encrypted: finish the conversion "
 			   "(`vxts encrypt` / `vxts resume`) before exporting a LUKS2 header",
 			   vxts_state_name(in->state));
@@ -206,6 +268,22 @@ static int cli_luks_exportable(const struct vxts_info *in)
 	}
 	if (in->unit_size != 512 && in->unit_size != 4096) {
 		cli_detail("data unit %u: LUKS2 export needs 512 or 4096", in->unit_size);
+		return -ENOTSUP;
+	}
+	r = cli_luks_dev_sectors(dev, &sectors);
+	if (r) {
+		cli_detail("cannot read the size of %s: %s", dev, strerror(-r));
+		return r;
+	}
+	/* the exported segment is "dynamic": from the data offset to the device's end */
+	if (sectors < in->data_offset / 512 ||
+	    (sectors - in->data_offset / 512) * 512 != in->data_size) {
+		cli_detail("the vxts data area (%" PRIu64 " bytes at byte %" PRIu64 ") is not "
+			   "the rest of %s (%" PRIu64 " bytes): a LUKS2 header made through "
+			   "libcryptsetup maps to the end of the device, so cryptsetup would "
+			   "serve a different size; use the cryptsetup plain mapping with "
+			   "--size (docs/FORMAT.md)", in->data_size, in->data_offset, dev,
+			   sectors * 512);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -263,8 +341,8 @@ int cli_cmd_luks_export(const struct cli_opts *o)
 		r = cli_unlock(o, v);
 	if (!r)
 		r = vxts_info(v, &in);
-	if (!r && (r = cli_luks_exportable(&in)))
-		code = r == -ESTALE ? CLI_EXIT_STATE : CLI_EXIT_UNSUITABLE;
+	if (!r && (r = cli_luks_exportable(&in, o->pos[0])))
+		code = r == -ESTALE ? CLI_EXIT_STATE : r == -ENOTSUP ? CLI_EXIT_UNSUITABLE : 0;
 	if (!r && !(key = vxts_secure_alloc(VXTS_KEY_BYTES))) {
 		cli_detail("cannot lock memory for the volume key (RLIMIT_MEMLOCK?)");
 		r = -ENOMEM;

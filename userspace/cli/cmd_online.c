@@ -415,14 +415,19 @@ static int cli_onl_convert(struct cli_onl *c)
 
 /*
  * What is NAME now? 0: no such device; 1: a vxts mapping (or one vxts made
- * and finished as linear); 2: another dm device (takeover candidate).
+ * and finished as linear); 2: another dm device (takeover candidate);
+ * -errno: device-mapper cannot be asked (message in the library's detail).
  */
 static int cli_onl_exists(struct cli_onl *c)
 {
 	struct vxts_online_kstate k;
 	struct vxts_online_rt rt;
-	int r = vxts_online_kernel(c->name, &k);
+	struct vxts_dm_info di;
+	int r = vxts_dm_info(c->name, &di);
 
+	if (r)		/* no device-mapper, no permission: the library says which */
+		return r;
+	r = vxts_online_kernel(c->name, &k);
 	(void)cli_detail_take();
 	if (r == -ENXIO)
 		return 0;
@@ -451,6 +456,8 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 
 	cli_onl_setup(&c, o, verbs[dir], dir);
 	there = cli_onl_exists(&c);
+	if (there < 0)
+		there = 2;	/* as before: refused below as "not DEVICE" */
 	takeover = there == 2 && cli_onl_is_takeover(&c);
 	if (there == 2 && !takeover) {
 		cli_detail("%s is a device-mapper device that is not %s: choose another NAME",
@@ -515,18 +522,30 @@ out:
 int cli_cmd_open(const struct cli_opts *o)
 {
 	struct vxts_online_kstate k;
+	struct cli_luks *lk = NULL;
 	struct cli_onl c;
 	struct cli_json j;
 	bool takeover;
 	int r = 0, there;
 
 	cli_onl_setup(&c, o, "open", VXTS_DIR_NONE);
-	there = cli_onl_exists(&c);
-	takeover = there == 2 && cli_onl_is_takeover(&c);
-	if (there != 1 && cli_luks_wanted(o, c.dev)) {	/* a LUKS volume (docs/LUKS.md) */
-		r = cli_luks_open(o, c.name, c.dev);
+	/* a LUKS volume (docs/LUKS.md): judged before any device-mapper call */
+	if (cli_luks_wanted(o, c.dev) && (r = cli_luks_prepare(o, c.dev, &lk))) {
+		r = cli_luks_fail(o, c.name, c.dev, r);
 		goto out;
 	}
+	there = cli_onl_exists(&c);
+	if (there < 0) {
+		cli_luks_release(lk);
+		r = cli_onl_fail(&c, there, 0);
+		goto out;
+	}
+	takeover = there == 2 && cli_onl_is_takeover(&c);
+	if (there != 1 && lk) {
+		r = cli_luks_open(o, c.name, c.dev, lk);
+		goto out;
+	}
+	cli_luks_release(lk);
 	if (there == 1) {
 		struct vxts_online_rt rt;
 

@@ -93,12 +93,27 @@ static int dm_run(struct dm_task *dmt, const char *what, const char *name)
 			dm_last_log[0] ? dm_last_log : strerror(-e));
 }
 
+/* No control characters (a newline would end the table line); @spaces too? */
+static bool dm_text_ok(const char *s, bool spaces)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (!spaces && *s == ' '))
+			return false;
+	return true;
+}
+
 static int dm_add_targets(struct dm_task *dmt, const struct vxts_dm_table *t)
 {
-	for (unsigned int i = 0; i < t->n; i++)
+	for (unsigned int i = 0; i < t->n; i++) {
+		if (!dm_text_ok(t->t[i].type, false) || !dm_text_ok(t->t[i].params, true))
+			return vxts_err(-EINVAL, "refusing a device-mapper table with a control "
+					"character or an empty field (target %u)", i);
 		if (!dm_task_add_target(dmt, t->t[i].start, t->t[i].len, t->t[i].type,
 					t->t[i].params))
 			return -ENOMEM;
+	}
 	return t->n ? 0 : -EINVAL;
 }
 
@@ -420,8 +435,16 @@ int vxts_dm_rename(const char *name, const char *new_name)
  */
 int vxts_keyring_add(const char *desc, const uint8_t *key, size_t len)
 {
-	long id = syscall(SYS_add_key, "logon", desc, key, len, KEY_SPEC_USER_KEYRING);
+	long id;
 
+	/*
+	 * The description becomes one word of a dm table line (":64:logon:DESC"):
+	 * a space or control character in it would add or end table arguments.
+	 */
+	if (!dm_text_ok(desc, false))
+		return vxts_err(-EINVAL, "refusing a logon key description that is empty or "
+				"has a space or control character");
+	id = syscall(SYS_add_key, "logon", desc, key, len, KEY_SPEC_USER_KEYRING);
 	if (id < 0)
 		return vxts_err(-errno, "cannot add the logon key %s to the user keyring: %s",
 				desc, strerror(errno));

@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libcryptsetup.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -216,32 +218,240 @@ static void luks_setup(void)
 	crypt_set_log_callback(NULL, luks_log, NULL);
 }
 
-/* A handle on @header (or @device) with the header loaded: 0 or -errno. */
-static int luks_load(const char *device, const char *header, struct crypt_device **cd)
-{
-	int r;
+/* ---- the binary headers, read before libcryptsetup sees them ------------------ */
 
-	luks_setup();
-	r = header ? crypt_init_data_device(cd, header, device) : crypt_init(cd, device);
-	if (r < 0)
-		return r;
-	crypt_set_log_callback(*cd, luks_log, NULL);
-	r = crypt_load(*cd, CRYPT_LUKS, NULL);
-	if (r < 0) {
-		crypt_free(*cd);
-		*cd = NULL;
+/*
+ * crypt_load() repairs a LUKS2 header whose two copies disagree (a damaged
+ * checksum, an older seqid): it writes the good copy over the other. vxts
+ * never writes a LUKS header, so the copies are compared here first and a
+ * disagreement is refused. The layout is the LUKS2 on-disk format: a 4096-
+ * byte binary header (magic, version, hdr_size, seqid, checksum algorithm,
+ * salt, uuid, hdr_offset, checksum) then the JSON area, twice; each copy's
+ * checksum covers the whole copy with the checksum field zeroed.
+ */
+#define LUKS_BIN		4096
+#define LUKS_OFF_VERSION	6
+#define LUKS_OFF_HDR_SIZE	8
+#define LUKS_OFF_SEQID		16
+#define LUKS_OFF_CSUM_ALG	72
+#define LUKS_OFF_SALT		104
+#define LUKS_OFF_HDR_OFFSET	256
+#define LUKS_OFF_CSUM		448
+#define LUKS_CSUM_LEN		64
+#define LUKS2_HDR_MAX		(4u << 20)
+
+static const uint8_t luks_magic1[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
+static const uint8_t luks_magic2[6] = { 'S', 'K', 'U', 'L', 0xba, 0xbe };
+
+static uint64_t luks_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* Where libcryptsetup looks for the secondary header when the primary is gone. */
+static const uint64_t luks2_hdr2_offsets[] = {
+	0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000,
+};
+
+static bool luks2_size_ok(uint64_t size)
+{
+	for (size_t i = 0; i < sizeof(luks2_hdr2_offsets) / sizeof(luks2_hdr2_offsets[0]); i++)
+		if (size == luks2_hdr2_offsets[i])
+			return true;
+	return false;
+}
+
+/* Does the copy @h (@len bytes) carry the checksum of its contents? */
+static bool luks2_csum_ok(const uint8_t *h, size_t len)
+{
+	uint8_t want[LUKS_CSUM_LEN], got[EVP_MAX_MD_SIZE], *copy;
+	char alg[33];
+	unsigned int n = 0;
+	const EVP_MD *md;
+	bool ok;
+
+	memcpy(alg, h + LUKS_OFF_CSUM_ALG, 32);
+	alg[32] = 0;
+	md = EVP_get_digestbyname(alg);
+	if (!md || (size_t)EVP_MD_size(md) > LUKS_CSUM_LEN)
+		return false;
+	copy = malloc(len);
+	if (!copy)
+		return false;
+	memcpy(copy, h, len);
+	memcpy(want, h + LUKS_OFF_CSUM, LUKS_CSUM_LEN);
+	memset(copy + LUKS_OFF_CSUM, 0, LUKS_CSUM_LEN);
+	ok = EVP_Digest(copy, len, got, &n, md, NULL) == 1 && !memcmp(got, want, n);
+	free(copy);
+	return ok;
+}
+
+/* Reads @len bytes at @off; false on a short read. */
+static bool luks_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len) {
+		n = pread(fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
 	}
+	return true;
+}
+
+int vxts_luks2_copies_agree(const uint8_t *h1, const uint8_t *h2, size_t len)
+{
+	static const struct { size_t off, len; } own[] = {	/* per copy by design */
+		{ 0, sizeof(luks_magic1) }, { LUKS_OFF_SALT, 64 }, { LUKS_OFF_HDR_OFFSET, 8 },
+		{ LUKS_OFF_CSUM, LUKS_CSUM_LEN },
+	};
+	uint64_t size;
+
+	if (len < LUKS_BIN || memcmp(h1, luks_magic1, 6) || luks_be(h1 + LUKS_OFF_VERSION, 2) != 2)
+		return -EINVAL;
+	size = luks_be(h1 + LUKS_OFF_HDR_SIZE, 8);
+	if (size != len || !luks2_size_ok(size) || !luks2_csum_ok(h1, len))
+		return -EBADMSG;
+	if (memcmp(h2, luks_magic2, 6) || luks_be(h2 + LUKS_OFF_HDR_OFFSET, 8) != size ||
+	    luks_be(h1 + LUKS_OFF_HDR_OFFSET, 8) != 0 || !luks2_csum_ok(h2, len))
+		return -EBADMSG;
+	/* the same seqid, metadata and JSON: nothing for libcryptsetup to "repair" */
+	for (size_t i = 0, at = 0; i <= sizeof(own) / sizeof(own[0]); i++) {
+		size_t end = i < sizeof(own) / sizeof(own[0]) ? own[i].off : len;
+
+		if (memcmp(h1 + at, h2 + at, end - at))
+			return -EBADMSG;
+		if (i < sizeof(own) / sizeof(own[0]))
+			at = own[i].off + own[i].len;
+	}
+	return 0;
+}
+
+static int luks_damaged(const char *path, const char *what)
+{
+	return vxts_err(-EBADMSG, "the LUKS2 header on %s is damaged or its two copies disagree "
+			"(%s): libcryptsetup would rewrite it on load, and vxts never writes a "
+			"LUKS header; check the disk, run `cryptsetup repair %s`, then re-run "
+			"the open", path, what, path);
+}
+
+/*
+ * 0: a LUKS1 header, or a LUKS2 header whose copies agree; -ENODATA: no
+ * LUKS magic at all; -EBADMSG: a LUKS2 header libcryptsetup would repair;
+ * another -errno if @path cannot be read. @magic: a LUKS magic was seen.
+ */
+static int luks_hdr_verify(const char *path, bool *magic)
+{
+	uint8_t bin[LUKS_BIN], *h1 = NULL, *h2 = NULL;
+	uint64_t size;
+	int fd, r;
+
+	*magic = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vxts_err(-errno, "cannot read %s", path);
+	if (!luks_pread(fd, bin, sizeof(bin), 0) || memcmp(bin, luks_magic1, 6)) {
+		/* no primary: libcryptsetup would restore it from a secondary copy */
+		r = vxts_err(-ENODATA, "no LUKS header on %s", path);
+		for (size_t i = 0; i < sizeof(luks2_hdr2_offsets) / sizeof(luks2_hdr2_offsets[0]); i++)
+			if (luks_pread(fd, bin, 8, luks2_hdr2_offsets[i]) &&
+			    !memcmp(bin, luks_magic2, 6) && luks_be(bin + LUKS_OFF_VERSION, 2) == 2) {
+				*magic = true;
+				r = vxts_err(-EBADMSG, "the primary LUKS2 header on %s is missing "
+					     "or damaged (a secondary copy is at byte %" PRIu64 "): "
+					     "libcryptsetup would rewrite it on load, and vxts never "
+					     "writes a LUKS header; check the disk, run "
+					     "`cryptsetup repair %s`, then re-run the open", path,
+					     luks2_hdr2_offsets[i], path);
+				break;
+			}
+		close(fd);
+		return r;
+	}
+	*magic = true;
+	if (luks_be(bin + LUKS_OFF_VERSION, 2) != 2) {	/* LUKS1: one copy, never repaired on load */
+		close(fd);
+		return 0;
+	}
+	size = luks_be(bin + LUKS_OFF_HDR_SIZE, 8);
+	r = luks2_size_ok(size) ? 0 : luks_damaged(path, "bad header size");
+	if (!r && (!(h1 = malloc(size)) || !(h2 = malloc(size))))
+		r = vxts_err(-ENOMEM, "no memory for the LUKS2 header");
+	if (!r && (!luks_pread(fd, h1, size, 0) || !luks_pread(fd, h2, size, size)))
+		r = luks_damaged(path, "the header area is cut short");
+	if (!r && vxts_luks2_copies_agree(h1, h2, size))
+		r = luks_damaged(path, "checksum, seqid or contents differ");
+	free(h1);
+	free(h2);
+	close(fd);
 	return r;
 }
 
 bool vxts_luks_detect(const char *device, const char *header)
 {
-	struct crypt_device *cd;
+	bool magic;
 
-	if (luks_load(device, header, &cd))
-		return false;
-	crypt_free(cd);
-	return true;
+	(void)luks_hdr_verify(header ? header : device, &magic);
+	vxts_err_clear();		/* only the answer matters here */
+	return magic;
+}
+
+struct vxts_luks {
+	struct crypt_device *cd;
+	const char *path;		/* the header's, for messages */
+};
+
+int vxts_luks_load(const char *device, const char *header, struct vxts_luks **out)
+{
+	const char *path = header ? header : device;
+	struct vxts_luks *l;
+	bool magic;
+	int r;
+
+	vxts_err_clear();
+	*out = NULL;
+	r = luks_hdr_verify(path, &magic);
+	if (r)
+		return r;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return vxts_err(-ENOMEM, "no memory");
+	l->path = path;
+	luks_setup();
+	r = header ? crypt_init_data_device(&l->cd, header, device) : crypt_init(&l->cd, device);
+	if (r < 0) {
+		free(l);
+		return vxts_err(r, "cannot open %s for LUKS: %s", path, strerror(-r));
+	}
+	crypt_set_log_callback(l->cd, luks_log, NULL);
+	r = crypt_load(l->cd, CRYPT_LUKS, NULL);
+	if (r < 0) {
+		vxts_luks_free(l);
+		/* a LUKS magic is there (checked above): the header itself is bad */
+		return vxts_err(r == -EACCES || r == -ENOMEM ? r : -EBADMSG,
+				"cannot load the LUKS header on %s%s%s: check it with `cryptsetup "
+				"luksDump %s`, fix it with `cryptsetup repair`, then re-run the open", path,
+				luks_last_log[0] ? ": " : "", luks_last_log, path);
+	}
+	*out = l;
+	return 0;
+}
+
+void vxts_luks_free(struct vxts_luks *l)
+{
+	if (!l)
+		return;
+	crypt_free(l->cd);
+	free(l);
 }
 
 static int luks_segments(struct crypt_device *cd, struct vxts_luks_info *li)
@@ -269,19 +479,15 @@ static int luks_segments(struct crypt_device *cd, struct vxts_luks_info *li)
 	return 0;
 }
 
-int vxts_luks_probe(const char *device, const char *header, struct vxts_luks_info *li)
+int vxts_luks_probe(struct vxts_luks *l, struct vxts_luks_info *li)
 {
 	struct crypt_params_integrity ip;
-	struct crypt_device *cd;
+	struct crypt_device *cd = l->cd;
 	const char *s;
-	int r, i;
+	int i;
 
 	vxts_err_clear();
 	memset(li, 0, sizeof(*li));
-	r = luks_load(device, header, &cd);
-	if (r)
-		return vxts_err(-ENODATA, "no LUKS header on %s%s%s", header ? header : device,
-				luks_last_log[0] ? ": " : "", luks_last_log);
 	snprintf(li->type, sizeof(li->type), "%s", crypt_get_type(cd) ?: "");
 	snprintf(li->uuid, sizeof(li->uuid), "%s", crypt_get_uuid(cd) ?: "");
 	snprintf(li->cipher, sizeof(li->cipher), "%s", (s = crypt_get_cipher(cd)) ? s : "");
@@ -303,13 +509,31 @@ int vxts_luks_probe(const char *device, const char *header, struct vxts_luks_inf
 		if (ks == CRYPT_SLOT_ACTIVE || ks == CRYPT_SLOT_ACTIVE_LAST)
 			li->active_slots++;
 	}
-	r = luks_segments(cd, li);
-	crypt_free(cd);
-	return r;
+	return luks_segments(cd, li);
+}
+
+/* 8-4-4-4-12 hex digits, as libcryptsetup writes them (and nothing else). */
+bool vxts_luks_uuid_ok(const char *u)
+{
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? u[i] != '-' : !((u[i] >= '0' && u[i] <= '9') ||
+					  (u[i] >= 'a' && u[i] <= 'f') ||
+					  (u[i] >= 'A' && u[i] <= 'F')))
+			return false;
+	}
+	return u[36] == 0;
 }
 
 int vxts_luks_check(const struct vxts_luks_info *li)
 {
+	/* it names the logon key, the dm table's key and the output: nothing else fits */
+	if (!vxts_luks_uuid_ok(li->uuid))
+		return vxts_err(-ENOTSUP, "the %s header's UUID is not a canonical UUID (36 "
+				"characters, 8-4-4-4-12 hex digits): refusing it; check the header "
+				"with `cryptsetup luksDump`, give it a new UUID with `cryptsetup "
+				"luksUUID --uuid`, or open it with cryptsetup", li->type);
 	if (li->reencrypt || (li->requirements & (CRYPT_REQUIREMENT_OFFLINE_REENCRYPT |
 						  CRYPT_REQUIREMENT_ONLINE_REENCRYPT)))
 		return vxts_err(-ESTALE, "%s reencryption is in progress or was left unfinished: "
@@ -342,9 +566,9 @@ int vxts_luks_check(const struct vxts_luks_info *li)
 	return 0;
 }
 
-void vxts_luks_key_desc(char *buf, size_t len, const char *uuid)
+void vxts_luks_key_desc(char *buf, size_t len, const char *uuid, const char *devno)
 {
-	snprintf(buf, len, "vxts:luks-%s:0", uuid);
+	snprintf(buf, len, "vxts:luks-%s:%s", uuid, devno);
 }
 
 int vxts_luks_map(const struct vxts_luks_info *li, const char *devno, uint64_t dev_sectors,
@@ -377,20 +601,21 @@ int vxts_luks_map(const struct vxts_luks_info *li, const char *devno, uint64_t d
 	return 0;
 }
 
-int vxts_luks_volume_key(const char *device, const char *header, const uint8_t *pass,
-			 size_t len, uint8_t *key, size_t key_len)
+int vxts_luks_volume_key(struct vxts_luks *l, const uint8_t *pass, size_t len, uint8_t *key,
+			 size_t key_len)
 {
-	struct crypt_device *cd;
 	size_t got = key_len;
 	int r;
 
 	vxts_err_clear();
-	r = luks_load(device, header, &cd);
-	if (r)
-		return vxts_err(-ENODATA, "no LUKS header on %s", header ? header : device);
-	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)key, &got, (const char *)pass, len);
-	crypt_free(cd);
-	if (r == -EPERM)
+	luks_last_log[0] = 0;
+	r = crypt_volume_key_get(l->cd, CRYPT_ANY_SLOT, (char *)key, &got, (const char *)pass,
+				 len);
+	/*
+	 * -ENOENT: no keyslot bound to the data segment opened (an unbound
+	 * keyslot was tried and did not open either): a wrong passphrase too.
+	 */
+	if (r == -EPERM || r == -ENOENT)
 		return vxts_err(-EPERM, "no LUKS keyslot opens with this passphrase");
 	if (r < 0)
 		return vxts_err(r, "cannot unlock the LUKS volume%s%s",
@@ -405,24 +630,68 @@ int vxts_luks_volume_key(const char *device, const char *header, const uint8_t *
 
 /* ---- export ------------------------------------------------------------------------ */
 
-/* The new file: created exclusively (never through a link), 4 KiB to start with. */
-static int luks_create_file(const char *file)
+/* The directory of @path ("." for a bare name) into @buf. */
+static int luks_dir_of(const char *path, char *buf, size_t len)
 {
-	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	const char *slash = strrchr(path, '/');
 
+	if (!slash)
+		return snprintf(buf, len, ".") < (int)len ? 0 : -ENAMETOOLONG;
+	if (slash == path)
+		return snprintf(buf, len, "/") < (int)len ? 0 : -ENAMETOOLONG;
+	return snprintf(buf, len, "%.*s", (int)(slash - path), path) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * The new header is written into a file no one else can reach: unnamed
+ * (O_TMPFILE) in FILE's directory, or, on a file system without it, a
+ * private name made with mkostemp (@tmp, unlinked again by the caller).
+ * libcryptsetup writes it through /proc/self/fd/N, so a link planted at
+ * FILE's name is never followed, and FILE appears only once it is whole.
+ */
+static int luks_create_tmp(const char *file, char *tmp, size_t tmp_len)
+{
+	char dir[4096];
+	int fd, r;
+
+	tmp[0] = 0;
+	r = luks_dir_of(file, dir, sizeof(dir));
+	if (r)
+		return vxts_err(r, "path too long: %s", file);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EISDIR || errno == EINVAL || errno == EOPNOTSUPP)) {
+		if (snprintf(tmp, tmp_len, "%s/.vxts-luks-export.XXXXXX", dir) >= (int)tmp_len)
+			return vxts_err(-ENAMETOOLONG, "path too long: %s", file);
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0)
+			tmp[0] = 0;
+	}
 	if (fd < 0)
+		return vxts_err(-errno, "cannot create a file in %s: %s", dir, strerror(errno));
+	if (ftruncate(fd, 4096)) {
+		r = -errno;
+		close(fd);
+		if (tmp[0])
+			unlink(tmp);
+		return vxts_err(r, "cannot size the new header for %s", file);
+	}
+	return fd;
+}
+
+/* Gives the finished file @fd the name @file (never replacing one), durably. */
+static int luks_publish(int fd, const char *tmp, const char *file)
+{
+	char proc[64];
+
+	if (fsync(fd))
+		return vxts_err(-errno, "cannot sync the new header for %s", file);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (tmp[0] ? link(tmp, file) : linkat(AT_FDCWD, proc, AT_FDCWD, file, AT_SYMLINK_FOLLOW))
 		return errno == EEXIST ? vxts_err(-EEXIST, "%s exists: choose a new file name "
 						  "(export never overwrites)", file)
-				       : vxts_err(-errno, "cannot create %s", file);
-	if (ftruncate(fd, 4096)) {
-		int r = -errno;
-
-		close(fd);
-		unlink(file);
-		return vxts_err(r, "cannot size %s", file);
-	}
-	close(fd);
-	return 0;
+				       : vxts_err(-errno, "cannot create %s: %s", file,
+						  strerror(errno));
+	return vxts_sync_dir_of(file);
 }
 
 static int luks_format(struct crypt_device *cd, const struct vxts_luks_export *e,
@@ -456,41 +725,32 @@ static int luks_format(struct crypt_device *cd, const struct vxts_luks_export *e
 	return r < 0 ? r : 0;
 }
 
-/* The header holds the only LUKS slot of this DEK: durable before we say done. */
-static int luks_sync(const char *file)
-{
-	int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), r = 0;
-
-	if (fd < 0 || fsync(fd))
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r ? r : vxts_sync_dir_of(file);
-}
-
 int vxts_luks_export(const struct vxts_luks_export *e, const uint8_t *key, size_t key_len,
 		     const uint8_t *pass, size_t pass_len)
 {
 	struct crypt_device *cd = NULL;
-	int r;
+	char tmp[4200], proc[64];
+	int fd, r;
 
 	vxts_err_clear();
-	r = luks_create_file(e->file);
-	if (r)
-		return r;
+	fd = luks_create_tmp(e->file, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	luks_setup();
-	r = crypt_init(&cd, e->file);
+	r = crypt_init(&cd, proc);
 	if (!r) {
 		crypt_set_log_callback(cd, luks_log, NULL);
 		r = luks_format(cd, e, key, key_len, pass, pass_len);
 	}
 	crypt_free(cd);
-	if (!r)
-		r = luks_sync(e->file);
-	if (r) {
-		unlink(e->file);
-		return vxts_err(r, "cannot write the LUKS2 header %s%s%s", e->file,
-				luks_last_log[0] ? ": " : "", luks_last_log);
-	}
-	return 0;
+	if (r)
+		r = vxts_err(r, "cannot write the LUKS2 header %s%s%s", e->file,
+			     luks_last_log[0] ? ": " : "", luks_last_log);
+	else
+		r = luks_publish(fd, tmp, e->file);
+	if (tmp[0])
+		unlink(tmp);
+	close(fd);
+	return r;
 }

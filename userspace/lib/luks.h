@@ -40,21 +40,44 @@ struct vxts_luks_info {
 	int active_slots;
 };
 
+/* One LUKS header, loaded once: probe, check and unlock all read this load. */
+struct vxts_luks;
+
 /*
- * True if @header (or @device when @header is NULL) starts with a LUKS1 or
- * LUKS2 header that libcryptsetup loads. Never writes.
+ * True if @header (or @device when @header is NULL) carries a LUKS magic
+ * (a LUKS1/LUKS2 header, or a LUKS2 secondary copy). Reads only the magics;
+ * libcryptsetup is not involved.
  */
 bool vxts_luks_detect(const char *device, const char *header);
 
 /*
- * Loads the header and fills @li. -ENODATA: no LUKS header there. Does not
- * judge the result: see vxts_luks_check().
+ * Loads the header once. Before libcryptsetup sees it, a LUKS2 header's
+ * two copies are compared (crypt_load() would rewrite a damaged or stale
+ * copy): -EBADMSG if they disagree or the header does not load although a
+ * LUKS magic is there (the fix: `cryptsetup repair`); -ENODATA: no LUKS
+ * magic; -EACCES & co: @header/@device cannot be read.
  */
-int vxts_luks_probe(const char *device, const char *header, struct vxts_luks_info *li);
+int vxts_luks_load(const char *device, const char *header, struct vxts_luks **l);
+void vxts_luks_free(struct vxts_luks *l);
+
+/*
+ * Pure, for tests: 0 if LUKS2 header copies @h1 (primary) and @h2
+ * (secondary), @len bytes each (hdr_size), are both valid and agree, so
+ * libcryptsetup has nothing to repair; -EBADMSG if not; -EINVAL if @h1 is
+ * no LUKS2 primary header.
+ */
+int vxts_luks2_copies_agree(const uint8_t *h1, const uint8_t *h2, size_t len);
+
+/* Fills @li from the loaded header. Does not judge: see vxts_luks_check(). */
+int vxts_luks_probe(struct vxts_luks *l, struct vxts_luks_info *li);
+
+/* Pure: is @uuid a canonical 36-character UUID (8-4-4-4-12 hex digits)? */
+bool vxts_luks_uuid_ok(const char *uuid);
 
 /*
  * Pure: can dm-vxts serve @li byte-identically? 0; -ENOTSUP for what it
- * cannot serve (cipher, key size, sector size, integrity, segment layout);
+ * cannot serve (cipher, key size, sector size, integrity, segment layout, a
+ * UUID that is not canonical: it goes into the key name and the table);
  * -ESTALE for a state that forbids it now (reencryption in progress or left
  * unfinished, a requirement flag). The detail says which and what to do.
  */
@@ -70,20 +93,24 @@ int vxts_luks_check(const struct vxts_luks_info *li);
 int vxts_luks_map(const struct vxts_luks_info *li, const char *devno, uint64_t dev_sectors,
 		  const char *key_desc, struct vxts_online_map *m);
 
-/* The logon key description for the volume key of LUKS volume @uuid. */
-void vxts_luks_key_desc(char *buf, size_t len, const char *uuid);
+/*
+ * The logon key description for the volume key of LUKS volume @uuid mapped
+ * from data device @devno ("maj:min"): clones with one UUID on two devices
+ * get a key each.
+ */
+void vxts_luks_key_desc(char *buf, size_t len, const char *uuid, const char *devno);
 
 /*
  * Unlocks with passphrase @pass (@len bytes, any bytes) and copies the
  * volume key into @key (@key_len bytes, caller's locked memory).
- * -EPERM: no keyslot opens with it.
+ * -EPERM: no keyslot bound to the data segment opens with it.
  */
-int vxts_luks_volume_key(const char *device, const char *header, const uint8_t *pass,
-			 size_t len, uint8_t *key, size_t key_len);
+int vxts_luks_volume_key(struct vxts_luks *l, const uint8_t *pass, size_t len, uint8_t *key,
+			 size_t key_len);
 
 /* Parameters of a new detached LUKS2 header (export). */
 struct vxts_luks_export {
-	const char *file;		/* created (O_EXCL, 0600), never overwritten */
+	const char *file;		/* linked into place when whole, never overwritten */
 	const char *device;		/* the data device the header describes */
 	uint32_t sector_size;		/* 512 or 4096 */
 	uint64_t data_offset;		/* 512-byte sectors */
@@ -94,8 +121,10 @@ struct vxts_luks_export {
 
 /*
  * Writes @e->file: a LUKS2 header for @e->device with one argon2id keyslot
- * holding @key (64 bytes) under passphrase @pass. -EEXIST if the file
- * exists; on any failure the partly written file is removed.
+ * holding @key (64 bytes) under passphrase @pass. The header is written
+ * into an unnamed file in @e->file's directory and linked to @e->file only
+ * when complete and synced: -EEXIST if the name exists by then; a failure
+ * or a kill leaves no file at @e->file.
  */
 int vxts_luks_export(const struct vxts_luks_export *e, const uint8_t *key, size_t key_len,
 		     const uint8_t *pass, size_t pass_len);
