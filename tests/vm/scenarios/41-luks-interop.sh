@@ -6,8 +6,9 @@
 # dm-crypt, then `vxts open` serves them with dm-vxts: the table is vxts,
 # the plaintext is the same, a write through dm-vxts reads back through
 # dm-crypt, and the LUKS header is not touched. An aes-cbc-essiv (or
-# 128-bit key) LUKS2 volume and a wrong passphrase are refused with their
-# exit codes (9, 3).
+# 128-bit key) LUKS2 volume, a wrong passphrase (also with an unbound
+# keyslot in the header) and --expect-key-check are refused with their exit
+# codes (9, 3, 5). The logon key is named after the UUID and data device.
 # (b) `vxts encrypt` volumes (512- and 4096-byte units) get a detached
 # LUKS2 header from `vxts luks export`; `cryptsetup open --header` reads
 # the same plaintext, and what it writes reads back through `vxts open`.
@@ -48,7 +49,7 @@ mapped_bytes() { # <name>
 # LUKS side ------------------------------------------------------------------
 
 luks_case() { # <tag> <luks1|luks2> <sector> <detached 0|1> <vxts open args...>
-	local tag=$1 type=$2 sect=$3 det=$4 hopt="" dev=/dev/mapper/$PART n hsum
+	local tag=$1 type=$2 sect=$3 det=$4 hopt="" dev=/dev/mapper/$PART n hsum uuid
 	shift 4
 	step "$tag: cryptsetup luksFormat --type $type --sector-size $sect$( [ "$det" = 1 ] && echo ' --header') -> vxts open $*"
 	zero /dev/ram0
@@ -87,6 +88,10 @@ luks_case() { # <tag> <luks1|luks2> <sector> <detached 0|1> <vxts open args...>
 	assert_blk /dev/mapper/lv
 	[ "$(dmsetup table lv | awk '{print $3}')" = vxts ] || fail "$tag: lv is not a vxts mapping"
 	dmsetup table lv | grep -q iv_large_sectors && fail "$tag: vxts mapped with iv_large_sectors"
+	# the logon key is per data device: vxts:luks-<LUKS UUID>:<maj:min>
+	if [ "$det" = 1 ]; then uuid=$(cryptsetup luksUUID "$tag.hdr"); else uuid=$(cryptsetup luksUUID "$dev"); fi
+	dmsetup table lv | awk -v u="$uuid" '$5 != ":64:logon:vxts:luks-" u ":" $7 { exit 1 }' ||
+		fail "$tag: key reference $(dmsetup table lv | awk '{print $5}'), want vxts:luks-$uuid:<data maj:min>"
 	[ "$(mapped_bytes lv)" = "$n" ] || fail "$tag: vxts maps $(mapped_bytes lv) bytes, dm-crypt $n"
 	[ "$(dev_sum /dev/mapper/lv "$n")" = "$(file_sum "$tag.data")" ] ||
 		fail "$tag: dm-vxts does not read what dm-crypt wrote"
@@ -130,6 +135,25 @@ luks_refused() {
 	cat r.err
 	[ "$rc" = 3 ] || fail "wrong passphrase: exit $rc, want 3"
 	[ -e /dev/mapper/lv ] && fail "wrong passphrase left a mapping"
+
+	step "refused: wrong passphrase with an unbound keyslot in the header (exit 3)"
+	printf 'unbound key' > unbound
+	cryptsetup luksAddKey $LF --unbound --key-size 512 "$dev" unbound ||
+		fail "luksAddKey --unbound"
+	vxts open lv "$dev" --key-file wrong < /dev/null > r.out 2> r.err
+	rc=$?
+	cat r.err
+	[ "$rc" = 3 ] || fail "wrong passphrase (unbound keyslot there): exit $rc, want 3"
+	[ -e /dev/mapper/lv ] && fail "wrong passphrase left a mapping"
+
+	step "refused: --expect-key-check on a LUKS volume (exit 5), nothing asked or mapped"
+	vxts open lv "$dev" --key-file pass --expect-key-check 00000000000000000000000000000000 \
+		< /dev/null > r.out 2> r.err
+	rc=$?
+	cat r.err
+	[ "$rc" = 5 ] || fail "pinned open of a LUKS volume: exit $rc, want 5"
+	[ -e /dev/mapper/lv ] && fail "a pinned open of a LUKS volume left a mapping"
+	keyctl show @u 2> /dev/null | grep -q 'vxts:luks' && fail "pinned open: a logon key was loaded"
 
 	step "refused: a LUKS2 volume dm-vxts cannot serve (exit 9)"
 	zero /dev/ram0
