@@ -277,6 +277,143 @@ static void test_load_modes(void **state)
 	free(path);
 }
 
+/* A leading '-' would read as an option in `vxts tab open %I`. */
+static void test_dash_name(void **state)
+{
+	struct vxts_tab t;
+	struct vxts_tab_error err;
+
+	assert_int_equal(tt_parse("ok /dev/sda - -\n-x /dev/sdb - -\n", &t, &err), -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "starts with '-'"));
+	assert_int_equal(tt_parse("--tab /dev/sdb - -\n", &t, &err), -EINVAL);
+	assert_int_equal(tt_parse("a-b /dev/sdb - -\n", &t, &err), 0);
+	vxts_tab_free(&t);
+}
+
+/* vxts-resume@<escaped NAME>.service must fit systemd's 255 bytes. */
+static void test_long_name(void **state)
+{
+	char name[VXTS_TAB_NAME_MAX + 1], text[512];
+	struct vxts_tab t;
+	struct vxts_tab_error err;
+	size_t n;
+
+	/* 127 plain characters: 127 escaped, fits */
+	memset(name, 'a', VXTS_TAB_NAME_MAX);
+	name[VXTS_TAB_NAME_MAX] = '\0';
+	snprintf(text, sizeof(text), "%s /dev/sda - -\n", name);
+	assert_int_equal(tt_parse(text, &t, &err), 0);
+	vxts_tab_free(&t);
+	/* 60 '-' (4 each) + 'a': 241 escaped, too long */
+	memset(name, '-', 60);
+	name[0] = 'a';
+	name[60] = 'a';
+	name[61] = '\0';
+	assert_int_equal(vxts_tab_name_unit_len(name), 1 + 59 * 4 + 1);
+	snprintf(text, sizeof(text), "%s /dev/sda - -\n", name);
+	assert_int_equal(tt_parse(text, &t, &err), -EINVAL);
+	assert_int_equal(err.line, 1);
+	assert_non_null(strstr(err.msg, "too long for a systemd unit name"));
+	/* the longest that fits: exactly VXTS_TAB_UNIT_INST_MAX */
+	n = VXTS_TAB_UNIT_INST_MAX;
+	assert_int_equal(n + sizeof("vxts-resume@.service") - 1, 255);
+	memset(name, 'b', sizeof(name));
+	for (size_t i = 1; i <= 54; i++)
+		name[i] = '+';		/* 1 + 54*4 = 217, + 18 plain = 235 */
+	name[1 + 54 + 18] = '\0';
+	assert_int_equal(vxts_tab_name_unit_len(name), n);
+	snprintf(text, sizeof(text), "%s /dev/sda - -\n", name);
+	assert_int_equal(tt_parse(text, &t, &err), 0);
+	vxts_tab_free(&t);
+	/* a leading '.' is escaped too */
+	assert_int_equal(vxts_tab_name_unit_len(".a.b"), 4 + 3);
+}
+
+/* A valued option given twice is refused, not last-wins. */
+static void test_duplicate_options(void **state)
+{
+	static const char *const lines[] = {
+		"a /dev/sda - pkcs11=pkcs11:token=t pin-file=/p1,pin-file=/p2\n",
+		"a /dev/sda - pkcs11=pkcs11:token=t pkcs11-module=/m,pkcs11-module=/m\n",
+		"a /dev/sda - kms=/h kms-timeout=5,kms-timeout=6\n",
+		"a /dev/sda - - timeout=0,timeout=9\n",
+		"a /dev/sda - - rate-limit=1M,rate-limit=2M\n",
+		"a /dev/sda - - max-hold-ms=5,max-hold-ms=5\n",
+		"a /dev/sda - - expect-key-check=0123456789abcdef0123456789abcdef,"
+		"expect-key-check=0123456789abcdef0123456789abcdef\n",
+	};
+	struct vxts_tab t;
+	struct vxts_tab_error err;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lines); i++) {
+		assert_int_equal(tt_parse(lines[i], &t, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "given twice"));
+	}
+	/* flags may repeat harmlessly; one timeout=0 is fine */
+	assert_int_equal(tt_parse("a /dev/sda - - nofail,nofail,timeout=0\n", &t, &err), 0);
+	assert_int_equal(t.e[0].timeout, 0);
+	vxts_tab_free(&t);
+}
+
+/* Ownership and file type: the table decides what runs as root at boot. */
+static void test_load_owner_type(void **state)
+{
+	const char *dir = getenv("VXTS_TEST_TMP");
+	char *path = tt_file("a /dev/sda - key-file=/k\n", 0664), *link, *fifo;
+	struct vxts_tab t;
+	struct vxts_tab_error err;
+	int r;
+
+	/* group-writable with a group other than root: refused (as root the
+	 * file is chowned to such a group; otherwise it has ours) */
+	if (geteuid() == 0)
+		assert_int_equal(chown(path, -1, 4242), 0);
+	if (geteuid() == 0 || getegid() != 0) {
+		assert_int_equal(vxts_tab_load(path, &t, &err), -EPERM);
+		assert_non_null(strstr(err.msg, "writable by group"));
+		assert_non_null(strstr(err.msg, "chmod g-w"));
+	}
+	/* the root group may write it */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, -1, 0), 0);
+		assert_int_equal(vxts_tab_load(path, &t, &err), 0);
+		vxts_tab_free(&t);
+	}
+	/* owned by someone else (neither root nor us): refused */
+	assert_int_equal(chmod(path, 0644), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 4242, -1), 0);
+		assert_int_equal(vxts_tab_load(path, &t, &err), -EPERM);
+		assert_non_null(strstr(err.msg, "owned by uid 4242"));
+		assert_int_equal(chown(path, 0, -1), 0);
+	}
+	/* a symlink to a good table is followed; to a world-writable one refused */
+	assert_true(asprintf(&link, "%s.lnk", path) > 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(vxts_tab_load(link, &t, &err), 0);
+	vxts_tab_free(&t);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(vxts_tab_load(link, &t, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "writable by others"));
+	unlink(link);
+	free(link);
+	/* a directory and a FIFO: refused at once (a FIFO must not hang open()) */
+	r = vxts_tab_load(dir ? dir : "/tmp", &t, &err);
+	assert_true(r < 0);
+	assert_true(asprintf(&fifo, "%s.fifo", path) > 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(5);
+	assert_int_equal(vxts_tab_load(fifo, &t, &err), -EPERM);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	unlink(fifo);
+	free(fifo);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +424,10 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_load_modes),
+		cmocka_unit_test(test_dash_name),
+		cmocka_unit_test(test_long_name),
+		cmocka_unit_test(test_duplicate_options),
+		cmocka_unit_test(test_load_owner_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,8 @@
  *
  *   line    := blank* [entry] [blank+ '#' comment] '\n'   ('#' starts a field)
  *   entry   := NAME DEVICE HEADER KEY [OPTIONS]
- *   NAME    := [A-Za-z0-9._+-]{1,127}, not "." or ".."
+ *   NAME    := [A-Za-z0-9._+-]{1,127}, not "." or "..", no leading '-',
+ *              systemd-escaped at most VXTS_TAB_UNIT_INST_MAX bytes
  *   DEVICE  := /absolute/path | UUID=u | PARTUUID=u | LABEL=l
  *   HEADER  := '-' | /absolute/path
  *   KEY     := '-' | key-file=PATH | passphrase-file=PATH | pkcs11=URI
@@ -66,6 +67,17 @@ static bool tab_name_ok(const char *s)
 		if (!isalnum((unsigned char)*s) && !strchr("._+-", *s))
 			return false;
 	return true;
+}
+
+size_t vxts_tab_name_unit_len(const char *s)
+{
+	size_t n = 0;
+
+	/* systemd-escape: [A-Za-z0-9:_.] stay (not a leading '.'), others \xNN */
+	for (const char *p = s; *p; p++)
+		n += (isalnum((unsigned char)*p) || *p == '_' || *p == ':' ||
+		      (*p == '.' && p != s)) ? 1 : 4;
+	return n;
 }
 
 /* A decimal number, optionally with a K/M/G (x1024) suffix, at most @max. */
@@ -215,6 +227,15 @@ static int tab_valued(struct tab_parse *p, struct vxts_tab_entry *e, const char 
 
 	if (!*val)
 		return tab_fail(p, "option '%s=' has no value", opt);
+	if ((!strcmp(opt, "pin-file") && e->pin_file) ||
+	    (!strcmp(opt, "pkcs11-module") && e->pkcs11_module) ||
+	    (!strcmp(opt, "expect-key-check") && e->expect_key_check) ||
+	    (!strcmp(opt, "rate-limit") && e->rate_limit) ||
+	    (!strcmp(opt, "kms-timeout") && e->kms_timeout) ||
+	    (!strcmp(opt, "max-hold-ms") && e->max_hold_ms) ||
+	    (!strcmp(opt, "timeout") && e->timeout_set))
+		return tab_fail(p, "option '%s=' is given twice: keep one (which one "
+				"counts would be a guess)", opt);
 	if (!strcmp(opt, "pin-file"))
 		return tab_path(p, "pin-file", val, &e->pin_file);
 	if (!strcmp(opt, "pkcs11-module"))
@@ -241,6 +262,7 @@ static int tab_valued(struct tab_parse *p, struct vxts_tab_entry *e, const char 
 	}
 	if (!strcmp(opt, "timeout") && !r) {
 		e->timeout = v;
+		e->timeout_set = true;
 		return 0;
 	}
 	if (!strcmp(opt, "max-hold-ms") && !r && v) {
@@ -337,9 +359,18 @@ static int tab_fields(struct tab_parse *p, struct vxts_tab_entry *e, char **f, i
 	if (nf > 5)
 		return tab_fail(p, "%d fields, want at most 5: options are one "
 				"comma-separated field without blanks", nf);
+	if (f[0][0] == '-')
+		return tab_fail(p, "name '%.*s' starts with '-': it would read as an option "
+				"on the command line; start it with a letter or digit",
+				64, f[0]);
 	if (!tab_name_ok(f[0]))
 		return tab_fail(p, "name '%.*s' is not usable as /dev/mapper/NAME: use 1 to "
 				"%d of A-Z a-z 0-9 . _ + -", 64, f[0], VXTS_TAB_NAME_MAX);
+	if (vxts_tab_name_unit_len(f[0]) > VXTS_TAB_UNIT_INST_MAX)
+		return tab_fail(p, "name '%.*s...' is too long for a systemd unit name "
+				"(vxts-resume@NAME.service, NAME escaped, at most 255 "
+				"bytes): shorten it (each '-' or '+' counts 4)",
+				32, f[0]);
 	dup = vxts_tab_find(p->t, f[0]);
 	if (dup)
 		return tab_fail(p, "name '%s' is used on line %u already: names must be "
@@ -469,7 +500,8 @@ static int tab_file_mode_ok(const char *path, const struct stat *st,
 			    struct vxts_tab_error *err)
 {
 	if (!S_ISREG(st->st_mode))
-		return tab_file_fail(err, -EPERM, "%s is not a regular file", path);
+		return tab_file_fail(err, -EPERM, "%s is not a regular file: the table "
+				     "must be a plain file", path);
 	if (st->st_mode & S_IWOTH)
 		return tab_file_fail(err, -EPERM, "%s is writable by others (mode %04o): "
 				     "`chmod o-w %s`", path, st->st_mode & 07777, path);
@@ -493,7 +525,8 @@ int vxts_tab_load(const char *path, struct vxts_tab *t, struct vxts_tab_error *e
 
 	memset(t, 0, sizeof(*t));
 	memset(err, 0, sizeof(*err));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO at the path must not hang the boot in open() */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return tab_file_fail(err, -errno, "cannot open %s: %s%s", path, strerror(errno),
 				     errno == ENOENT ? " (no table: create it, see vxtstab(5))" : "");
@@ -503,6 +536,8 @@ int vxts_tab_load(const char *path, struct vxts_tab *t, struct vxts_tab_error *e
 		return tab_file_fail(err, r, "cannot stat %s: %s", path, strerror(-r));
 	}
 	r = tab_file_mode_ok(path, &st, err);
+	if (!r && fcntl(fd, F_SETFL, 0))
+		r = tab_file_fail(err, -errno, "cannot read %s: %s", path, strerror(errno));
 	if (!r && st.st_size > TAB_FILE_MAX)
 		r = tab_file_fail(err, -EFBIG, "%s is larger than %u bytes: not a table?",
 				  path, TAB_FILE_MAX);

@@ -21,6 +21,8 @@
 #define VXTS_TAB_PATH		"/etc/vxtstab"
 #define VXTS_TAB_LINE_MAX	4096	/* bytes per line, newline included */
 #define VXTS_TAB_NAME_MAX	127	/* a device-mapper name has room for 127 */
+/* vxts-resume@NAME.service with NAME systemd-escaped fits 255 bytes */
+#define VXTS_TAB_UNIT_INST_MAX	(255 - sizeof("vxts-resume@.service") + 1)
 #define VXTS_TAB_MAX_ENTRIES	256
 #define VXTS_TAB_TIMEOUT_DEFAULT 30	/* seconds `tab open` waits for DEVICE */
 
@@ -62,7 +64,8 @@ struct vxts_tab_entry {
 	uint32_t max_hold_ms;		/* 0 = default */
 	uint64_t rate_limit;		/* bytes/s, 0 = unlimited */
 	char *expect_key_check;		/* 32 hex digits or NULL */
-	uint32_t timeout;		/* seconds to wait for DEVICE */
+	uint32_t timeout;		/* seconds to wait for DEVICE (and HEADER) */
+	bool timeout_set;		/* timeout= was given */
 };
 
 struct vxts_tab {
@@ -92,6 +95,9 @@ int vxts_tab_parse(const char *buf, size_t len, struct vxts_tab *t,
 int vxts_tab_load(const char *path, struct vxts_tab *t, struct vxts_tab_error *err);
 
 void vxts_tab_free(struct vxts_tab *t);
+
+/* The length of @name escaped like systemd-escape does (a unit instance). */
+size_t vxts_tab_name_unit_len(const char *name);
 
 /* The entry named @name, or NULL. */
 const struct vxts_tab_entry *vxts_tab_find(const struct vxts_tab *t, const char *name);
