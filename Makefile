@@ -91,7 +91,8 @@ bench: setup-if-needed
 # $(SBINDIR)/vxts), docs, and the module's DKMS source
 # tree in $(DKMS_SRCDIR)/vxts-$(VERSION). With DESTDIR empty and DKMS=1 the
 # module is also added, built and installed through dkms for KVER (default:
-# the running kernel). `make uninstall` removes the same files. See
+# the running kernel). `make uninstall` removes the same files. Both refuse
+# to touch files the vxts Debian package owns unless FORCE=1. See
 # docs/INSTALL.md. DKMS_FLAGS passes extra dkms options (tests/pkg uses it
 # for private --dkmstree/--sourcetree/--installtree).
 VERSION := $(shell cat $(TOP)/VERSION)
@@ -122,6 +123,19 @@ KMS_EXAMPLES := $(wildcard examples/kms/*)
 
 .PHONY: dkms-src install install-files install-dkms uninstall deb
 
+# The .deb (debian/) owns the same paths and the same dkms vxts/$(VERSION):
+# `make install` over it would overwrite files dpkg tracks, `make uninstall`
+# would delete them (and the package's dkms module). With DESTDIR empty both
+# refuse when dpkg owns $(SBINDIR)/vxts or the DKMS source tree, unless
+# FORCE=1. $(1): the target's name, for the message.
+define dpkg_guard
+	@if [ -z "$(DESTDIR)" ] && [ "$(FORCE)" != 1 ] && command -v dpkg-query > /dev/null && \
+	    owner=$$(dpkg-query -S $(SBINDIR)/vxts $(DKMS_SRCDIR)/vxts-$(VERSION) 2> /dev/null | head -n 1) && \
+	    [ -n "$$owner" ]; then \
+		echo "$(1): the Debian package owns these files ($$owner): use apt-get (install the new .deb, or remove vxts vxts-dkms first), install elsewhere with PREFIX=/usr/local DKMS=0, or override with FORCE=1 (docs/INSTALL.md)" >&2; \
+		exit 1; fi
+endef
+
 # The DKMS source tree, staged in build/ with the version filled in.
 dkms-src:
 	rm -rf $(BUILD)/dkms-src && mkdir -p $(DKMS_STAGE)
@@ -133,6 +147,7 @@ install: install-files
 	else echo "install: dkms step skipped ($(if $(DESTDIR),DESTDIR set,DKMS=0)); source in $(DESTDIR)$(DKMS_SRCDIR)/vxts-$(VERSION)"; fi
 
 install-files: dkms-src
+	$(call dpkg_guard,install)
 	$(MAKE) -C userspace $(BUILD)/vxts
 	install -D -m 0755 $(BUILD)/vxts $(DESTDIR)$(SBINDIR)/vxts
 	$(if $(MAN8),install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8))
@@ -161,6 +176,7 @@ install-dkms:
 	dkms install $(DKMS_FLAGS) vxts/$(VERSION) -k $(INSTALL_KVER)
 
 uninstall:
+	$(call dpkg_guard,uninstall)
 	@if [ -z "$(DESTDIR)" ] && [ "$(DKMS)" != 0 ] && command -v dkms > /dev/null && \
 	    dkms status $(DKMS_FLAGS) -m vxts -v $(VERSION) | grep -q .; then \
 		echo "dkms remove $(DKMS_FLAGS) vxts/$(VERSION) --all"; \

@@ -16,12 +16,15 @@
 #     remove);
 #   - install_no_headers: no headers for KVER is a clear error naming the
 #     package to install; DKMS=0 installs without running dkms;
+#   - install_dpkg_guard: with DESTDIR empty, `make install` and `make
+#     uninstall` refuse files dpkg owns (a stub dpkg-query says it does),
+#     FORCE=1 overrides, a DESTDIR install is not asked about;
 #   - deb_build: `make deb` (dpkg-buildpackage in a copy of the tree) and the
 #     packages' contents, versions and dependencies;
 #   - man_render_*: every man page renders without a groff/man warning;
 #   - man_verbs, man_options, man_exit_codes: every verb, option and exit
 #     code the binary knows has an entry in vxts.8, and the page lists no
-#     exit code the binary does not have;
+#     option or exit code the binary does not have;
 #   - units_verify: `systemd-analyze verify` of the installed units and the
 #     generator's presence (only when systemd/ has units).
 # Each case is t_<name> returning 0 pass / 1 fail / 77 skip, $why on failure.
@@ -305,7 +308,7 @@ t_deb_build() {
 		why="debian/changelog says $v, VERSION says $VERSION"
 		return 1
 	fi
-	deb=$out/vxts_${VERSION}_amd64.deb
+	deb=$out/vxts_${VERSION}_$(dpkg --print-architecture).deb
 	dkmsdeb=$out/vxts-dkms_${VERSION}_all.deb
 	[ -f "$deb" ] && [ -f "$dkmsdeb" ] || { why="no $deb or $dkmsdeb"; return 1; }
 	# vxts: the CLI, its man page, docs; no module source
@@ -415,6 +418,17 @@ t_man_options() {
 		why="vxts.8 OPTIONS has no entry for:$missing"
 		return 1
 	fi
+	# the other way: every option the page documents is one some verb takes
+	local stale="" documented
+	documented=$(sed -nE 's/^ {7}(--[a-z0-9-]+).*/\1/p' "$work/man-options.txt" | sort -u)
+	[ "$(wc -l <<< "$documented")" -ge 10 ] || { why="could not read the options of vxts.8"; return 1; }
+	while read -r o; do
+		grep -qxF -- "$o" <<< "$opts" || stale="$stale $o"
+	done <<< "$documented"
+	if [ -n "$stale" ]; then
+		why="vxts.8 OPTIONS documents what no \`vxts VERB --help\` lists:$stale"
+		return 1
+	fi
 }
 
 t_man_exit_codes() {
@@ -459,8 +473,42 @@ run() { # <name>
 	vxts_report_rc "$rc" "pkg/$1" "$why"
 }
 
+# The .deb owns /usr/sbin/vxts and /usr/src/vxts-VERSION: with DESTDIR empty
+# install and uninstall must not touch them. A stub dpkg-query claims every
+# path, so the check runs on any host; the private prefix keeps FORCE=1 (and
+# a wrong refusal) away from the host's files.
+t_install_dpkg_guard() {
+	local d=$disk/guard stub=$disk/guard-bin
+	mkdir -p "$d" "$stub"
+	printf '#!/bin/sh\n[ "$1" = -S ] && shift && for p; do echo "vxts: $p"; done\n' \
+		> "$stub/dpkg-query"
+	chmod 755 "$stub/dpkg-query"
+	set -- PREFIX="$d/usr" DKMS_SRCDIR="$d/src" SYSTEMD_UNITDIR="$d/units" \
+		SYSTEMD_GENDIR="$d/generators" DKMS=0
+	if PATH="$stub:$PATH" mk "$work/guard.log" install "$@"; then
+		why="make install went over dpkg-owned files"
+		return 1
+	fi
+	grep -q "Debian package owns" "$work/guard.log" && grep -q "FORCE=1" "$work/guard.log" ||
+		{ why="install refusal: $(tail -n 2 "$work/guard.log" | tr '\n' ' ')"; return 1; }
+	[ ! -e "$d/usr/sbin/vxts" ] || { why="the refused install wrote $d/usr/sbin/vxts"; return 1; }
+	PATH="$stub:$PATH" mk "$work/guard.log" install "$@" FORCE=1 ||
+		{ why="make install FORCE=1 failed: $(tail -n 2 "$work/guard.log" | tr '\n' ' ')"; return 1; }
+	if PATH="$stub:$PATH" mk "$work/guard.log" uninstall "$@"; then
+		why="make uninstall removed dpkg-owned files"
+		return 1
+	fi
+	[ -x "$d/usr/sbin/vxts" ] || { why="the refused uninstall removed $d/usr/sbin/vxts"; return 1; }
+	PATH="$stub:$PATH" mk "$work/guard.log" uninstall "$@" FORCE=1 ||
+		{ why="make uninstall FORCE=1 failed"; return 1; }
+	[ ! -e "$d/usr/sbin/vxts" ] || { why="uninstall FORCE=1 left $d/usr/sbin/vxts"; return 1; }
+	# a staging install (DESTDIR set) is never refused
+	PATH="$stub:$PATH" mk "$work/guard.log" install DESTDIR="$d/stage" PREFIX=/usr DKMS=0 ||
+		{ why="make install DESTDIR= was refused: $(tail -n 2 "$work/guard.log" | tr '\n' ' ')"; return 1; }
+}
+
 cases=(dkms_source_tree dkms_build_6.12 dkms_build_6.1 install_destdir install_dkms
-	install_no_headers deb_build man_verbs man_options man_exit_codes units_verify)
+	install_no_headers install_dpkg_guard deb_build man_verbs man_options man_exit_codes units_verify)
 for p in man/*.8 man/*.5; do
 	[ -e "$p" ] || continue
 	n=man_render_${p#man/}
