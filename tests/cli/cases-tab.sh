@@ -19,14 +19,22 @@ tab_write() { # <file> <mode>: the table from stdin
 	chmod "$2" "$1"
 }
 
+# A key file on the root filesystem (tab check warns about one elsewhere):
+# $work may be on /dev/shm. Sets $tk.
+tab_rootkey() {
+	mkdir -p "$top/build/tab-test"
+	tk=$top/build/tab-test/tk.$$
+	printf 'k' > "$tk"
+	chmod 600 "$tk"
+}
+
 t_tab_check_errors() {
-	local t=$work/tab line want
+	local t=$work/tab line want tk
 	mkimg "$work/t1.img" 1 zero
-	printf 'k' > "$work/tk"
-	chmod 600 "$work/tk"
+	tab_rootkey
 	# <line> <piece of the message>: each on line 3, after a comment and a good line
 	while IFS='|' read -r line want; do
-		printf '# c\ngood %s - key-file=%s\n%s\n' "$work/t1.img" "$work/tk" "$line" |
+		printf '# c\ngood %s - key-file=%s\n%s\n' "$work/t1.img" "$tk" "$line" |
 			tab_write "$t" 600
 		vx tab check --tab "$t"
 		expect_rc 2 "tab check of '$line'" || return 1
@@ -40,9 +48,19 @@ t_tab_check_errors() {
 		x /dev/sda - key-file=rel/k|not an absolute path
 		good /dev/sdb - -|used on line 2 already
 		x UUID=abc /h key-file=/k|UUID= with a detached header
+		-x /dev/sdb - -|starts with '-'
+		x /dev/sdb - - rate-limit=1M,nofail,rate-limit=2M|option 'rate-limit=' is given twice
+		a$(printf '%.0s+' $(seq 60)) /dev/sdb - -|too long for a systemd unit name
 	EOF
+	# a FIFO at the table path: refused at once, no hang
+	rm -f "$t" && mkfifo "$t"
+	timeout 10 "$VXTS" tab check --tab "$t" > "$work/out" 2> "$work/err"
+	rc=$?
+	expect_rc 2 "tab check of a FIFO" || return 1
+	grep -q "not a regular file" "$work/err" || { why="FIFO: $(cat "$work/err")"; return 1; }
+	rm -f "$t"
 	# a table others may write: refused whatever it holds
-	printf 'good %s - key-file=%s\n' "$work/t1.img" "$work/tk" | tab_write "$t" 602
+	printf 'good %s - key-file=%s\n' "$work/t1.img" "$tk" | tab_write "$t" 602
 	vx tab check --tab "$t"
 	expect_rc 2 "world-writable table" || return 1
 	grep -q "writable by others.*chmod o-w" "$work/err" ||
@@ -51,7 +69,7 @@ t_tab_check_errors() {
 	expect_rc 2 "tab open of a world-writable table" || return 1
 	# a missing device: exit 8 naming the entry; nofail makes it a warning
 	printf 'good %s - key-file=%s\nlost %s/nope - key-file=%s\n' "$work/t1.img" \
-		"$work/tk" "$work" "$work/tk" | tab_write "$t" 644
+		"$tk" "$work" "$tk" | tab_write "$t" 644
 	vx tab check --tab "$t"
 	expect_rc 8 "missing device" || return 1
 	grep -q "^lost (line 2): no device: ERROR device $work/nope not found" "$work/out" ||
@@ -64,10 +82,10 @@ t_tab_check_errors() {
 	grep -q "^lost (line 2): no device: warning" "$work/out" ||
 		{ why="nofail: $(cat "$work/out")"; return 1; }
 	# a key file others can read: a warning naming the fix
-	chmod 644 "$work/tk"
+	chmod 644 "$tk"
 	vx tab check --tab "$t" good
 	expect_rc 0 "readable key file" || return 1
-	grep -q "key file $work/tk is readable by group/others.*chmod 600" "$work/out" ||
+	grep -q "key file $tk is readable by group/others.*chmod 600" "$work/out" ||
 		{ why="key mode: $(cat "$work/out")"; return 1; }
 	# NAME not in the table
 	vx tab check --tab "$t" nosuch
@@ -80,12 +98,11 @@ t_tab_check_errors() {
 }
 
 t_tab_json() {
-	local t=$work/tab
+	local t=$work/tab tk v
 	mkimg "$work/t1.img" 1 zero
-	printf 'k' > "$work/tk"
-	chmod 600 "$work/tk"
+	tab_rootkey
 	printf 'good %s - key-file=%s\nlost %s/nope - key-file=%s nofail,timeout=0\n' "$work/t1.img" \
-		"$work/tk" "$work" "$work/tk" | tab_write "$t" 600
+		"$tk" "$work" "$tk" | tab_write "$t" 600
 	vx tab check --tab "$t" --json
 	expect_rc 0 "tab check --json" || return 1
 	json_ok || return 1
@@ -106,11 +123,98 @@ t_tab_json() {
 	[ "$(json_get 'sorted(d["volumes"][0].keys())')" = \
 	  "['device', 'exit', 'line', 'name', 'nofail', 'result', 'state']" ] ||
 		{ why="open json keys: $(cat "$work/out")"; return 1; }
-	# only the nofail entry: its failure leaves the exit code 0
+	# the nofail entry named (what vxts-open@lost.service runs): its real exit,
+	# so systemctl --failed shows it; nofail is Wants= in the generated units
 	vx tab open --tab "$t" --json lost
-	expect_rc 0 "tab open of a failing nofail entry" || return 1
-	[ "$(json_get 'd["ok"], d["volumes"][0]["state"], d["volumes"][0]["exit"]')" = "True failed 8" ] ||
-		{ why="open json, nofail only: $(cat "$work/out")"; return 1; }
+	expect_rc 8 "tab open of a failing nofail entry by name" || return 1
+	[ "$(json_get 'd["ok"], d["volumes"][0]["state"], d["volumes"][0]["exit"]')" = "False failed 8" ] ||
+		{ why="open json, nofail by name: $(cat "$work/out")"; return 1; }
+	# all entries (the busybox boot): a failing nofail entry leaves the exit 0
+	sed -i '/^good /d' "$t"
+	vx tab open --tab "$t" --json
+	expect_rc 0 "tab open of all entries, only a nofail one failing" || return 1
+	[ "$(json_get 'd["ok"], d["volumes"][0]["name"], d["volumes"][0]["exit"]')" = "True lost 8" ] ||
+		{ why="open json, all: $(cat "$work/out")"; return 1; }
+	# an unknown NAME: exit 2 and no volumes (not the entries before it)
+	for v in check open close; do
+		vx tab "$v" --tab "$t" --json lost nosuch
+		if [ "$v" = close ]; then
+			# close falls back to the mapping's name: neither is open
+			expect_rc 0 "tab close --json of an unknown NAME" || return 1
+			[ "$(json_get '[(x["name"], x["state"]) for x in d["volumes"]]')" = \
+			  "[('lost', 'closed'), ('nosuch', 'closed')]" ] ||
+				{ why="close json unknown: $(cat "$work/out")"; return 1; }
+			continue
+		fi
+		expect_rc 2 "tab $v --json of an unknown NAME" || return 1
+		json_ok || return 1
+		[ "$(json_get 'd["ok"], d["exit_code"], d["volumes"]')" = "False 2 []" ] ||
+			{ why="tab $v json with an unknown NAME: $(cat "$work/out")"; return 1; }
+	done
+}
+
+# tab close NAME without a usable entry closes the mapping by NAME (a line
+# removed or a table broken before shutdown must not leave it mapped);
+# tab close of all entries still needs the table.
+t_tab_close_fallback() {
+	local t=$work/tab
+	printf 'x /dev/sda - - bogus\n' | tab_write "$t" 600
+	vx tab close --tab "$t" gone1
+	expect_rc 0 "tab close NAME with a broken table" || return 1
+	grep -q "closing gone1 by name" "$work/err" || { why="no warning: $(cat "$work/err")"; return 1; }
+	grep -q "^gone1: closed, not open" "$work/out" || { why="$(cat "$work/out")"; return 1; }
+	vx tab close --tab "$t"
+	expect_rc 2 "tab close of all entries with a broken table" || return 1
+	printf 'a /dev/sda - -\n' | tab_write "$t" 600
+	vx tab close --tab "$t" gone2
+	expect_rc 0 "tab close NAME not in the table" || return 1
+	grep -q "no such entry in $t: closing the mapping gone2 by name" "$work/err" ||
+		{ why="no warning: $(cat "$work/err")"; return 1; }
+}
+
+# Key and header files off the root filesystem: a warning (they cannot be
+# mounted before vxts-open@ runs). KMS helper / PKCS#11 module that others may
+# change: tab check errors, tab open refuses before running it.
+t_tab_files() {
+	local t=$work/tab h=$work/helper d
+	mkimg "$work/t1.img" 1 zero
+	printf 'k' > "$work/wk"
+	chmod 600 "$work/wk"
+	if [ "$(stat -c %d "$work")" != "$(stat -c %d /)" ]; then
+		printf 'w %s - key-file=%s\n' "$work/t1.img" "$work/wk" | tab_write "$t" 600
+		vx tab check --tab "$t"
+		expect_rc 0 "tab check, key off the root fs" || return 1
+		grep -q "key-file $work/wk is not on the root filesystem" "$work/out" ||
+			{ why="no root-fs warning: $(cat "$work/out")"; return 1; }
+	fi
+	d=$(mktemp -d "$top/build/tab-test/kms.XXXXXX")
+	printf '#!/bin/sh\nexit 1\n' > "$d/helper"
+	chmod 755 "$d/helper" "$d"
+	printf 'h %s - kms=%s _netdev\n' "$work/t1.img" "$d/helper" | tab_write "$t" 600
+	vx tab check --tab "$t"
+	[ "$rc" -ne 16 ] || { why="a root-owned 0755 helper refused: $(cat "$work/out")"; return 1; }
+	for how in "chmod 775 $d/helper" "chmod 757 $d" "chown 4242 $d/helper"; do
+		chmod 755 "$d/helper" "$d"
+		chown 0 "$d/helper"
+		$how
+		vx tab check --tab "$t"
+		expect_rc 16 "tab check after $how" || return 1
+		grep -Eq "KMS helper $d/helper: .*(writable by group/others|owned by uid 4242)" "$work/out" ||
+			{ why="$how: $(cat "$work/out")"; return 1; }
+		vx tab open --tab "$t"
+		expect_rc 16 "tab open after $how" || return 1
+		grep -Eq "tab open h: KMS helper .*(chmod go-w|chown root|move it under a directory)" "$work/err" ||
+			{ why="$how: $(cat "$work/err")"; return 1; }
+	done
+	# a helper under a world-writable directory (/dev/shm, /tmp) is refused too
+	cp "$d/helper" "$h"
+	chmod 755 "$h"
+	printf 'h %s - kms=%s _netdev\n' "$work/t1.img" "$h" | tab_write "$t" 600
+	vx tab open --tab "$t"
+	expect_rc 16 "tab open of a helper under $work" || return 1
+	[ "$(stat -c %a "$(dirname "$work")")" = 1777 ] && ! grep -q "move it under a directory" "$work/err" &&
+		{ why="helper under a world-writable dir: $(cat "$work/err")"; return 1; }
+	rm -rf "$d"
 }
 
 t_tab_no_prompt() {
@@ -193,8 +297,49 @@ t_tab_generate() {
 		{ why="systemd-analyze verify: $(head -c 600 "$work/verify")"; return 1; }
 	# anything it says about our units is a finding, even with exit 0
 	grep -E 'vxts|50-vxtstab' "$work/verify" && { why="verify: $(head -c 600 "$work/verify")"; return 1; }
-	# the generator script: valid sh, and quiet success without a table
+	# the generator script: valid sh; units from a good table; exit 0 with a
+	# message for a bad table and silently without one
 	sh -n "$top/systemd/vxts-generator" || { why="vxts-generator is not valid sh"; return 1; }
+	rm -rf "$g" && mkdir -p "$g"
+	VXTS_GENERATOR_BIN=$VXTS VXTSTAB=$t sh "$top/systemd/vxts-generator" "$g" "$g" "$g" \
+		> "$work/out" 2> "$work/err"
+	expect_rc 0 "vxts-generator on a good table" || return 1
+	[ -L "$g/vxts.target.requires/vxts-open@data.service" ] || { why="generator: no units"; return 1; }
+	grep -q 'ExecStart=.*tab open -- %I' "$top/systemd/vxts-open@.service" &&
+		grep -q 'ExecStop=.*tab close -- %I' "$top/systemd/vxts-open@.service" &&
+		grep -q 'ExecStart=.*tab resume -- %I' "$top/systemd/vxts-resume@.service" ||
+		{ why="the units do not end options before %I"; return 1; }
+	grep -qx 'Restart=on-abnormal' "$top/systemd/vxts-resume@.service" ||
+		{ why="vxts-resume@ is not restarted after a crash"; return 1; }
+	rm -rf "$g" && mkdir -p "$g"
+	printf 'x /dev/sda - - bogus\n' > "$work/badtab"
+	chmod 600 "$work/badtab"
+	VXTS_GENERATOR_BIN=$VXTS VXTSTAB=$work/badtab sh "$top/systemd/vxts-generator" "$g" \
+		> "$work/out" 2> "$work/err"
+	expect_rc 0 "vxts-generator on a bad table" || return 1
+	grep -q "line 1: unknown option 'bogus'" "$work/err" && grep -q "daemon-reload" "$work/err" ||
+		{ why="generator, bad table: $(cat "$work/err")"; return 1; }
+	[ -z "$(ls -A "$g")" ] || { why="units written for a broken table"; return 1; }
+	VXTS_GENERATOR_BIN=$VXTS VXTSTAB=$work/none sh "$top/systemd/vxts-generator" "$g" \
+		> "$work/out" 2> "$work/err"
+	expect_rc 0 "vxts-generator without a table" || return 1
+	[ ! -s "$work/err" ] || { why="generator, no table: $(cat "$work/err")"; return 1; }
+	# a header on its own block device: bound to and ordered after it
+	printf 'hd PARTUUID=ab-01 /dev/disk/by-partlabel/hdr key-file=/k\n' | tab_write "$t" 600
+	vx tab generate --tab "$t" "$g"
+	want=$(tab_esc -p /dev/disk/by-partlabel/hdr).device
+	grep -qxF "BindsTo=$want" "$g/vxts-open@hd.service.d/50-vxtstab.conf" &&
+		grep -qxF "After=$want" "$g/vxts-open@hd.service.d/50-vxtstab.conf" ||
+		{ why="header device: $(cat "$g/vxts-open@hd.service.d/50-vxtstab.conf")"; return 1; }
+	# an entry whose units cannot be written costs only that entry
+	rm -rf "$g" && mkdir -p "$g"
+	printf 'a1 /dev/sda - -\na2 /dev/sdb - -\n' | tab_write "$t" 600
+	mkdir -p "$g/vxts-open@a1.service.d/50-vxtstab.conf"
+	vx tab generate --tab "$t" "$g"
+	expect_rc 1 "tab generate with one entry unwritable" || return 1
+	grep -q "line 1 (a1): cannot write" "$work/err" || { why="$(cat "$work/err")"; return 1; }
+	[ -f "$g/vxts-open@a2.service.d/50-vxtstab.conf" ] || { why="a2 got no units"; return 1; }
+	printf 'x /dev/sda - - bogus\n' | tab_write "$t" 644
 	# a broken table: exit 2 naming the line, no units written
 	rm -rf "$g" && mkdir -p "$g"
 	printf 'x /dev/sda - - bogus\n' | tab_write "$t" 644
@@ -206,4 +351,4 @@ t_tab_generate() {
 	expect_rc 0 "tab generate without a table"
 }
 
-extra_cases+=(tab_check_errors tab_json tab_no_prompt tab_generate)
+extra_cases+=(tab_check_errors tab_json tab_no_prompt tab_generate tab_close_fallback tab_files)

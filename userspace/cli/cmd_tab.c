@@ -140,68 +140,123 @@ static bool cli_tab_blkid_match(const struct vxts_tab_entry *e, const char *dev)
 	return yes;
 }
 
+/* A one-line sysfs attribute of block device @blk into @buf ("" if none). */
+static void cli_tab_sysfs(const char *blk, const char *attr, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/class/block/%s/%s", blk, attr);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 /*
- * Every block device the kernel lists, probed: no udev needed. Two matches
- * are an error naming both: opening the wrong one of two clones would
- * serve whichever happens to be found first.
+ * Devices the scan must not probe: one something else sits on (a partition's
+ * or a RAID/multipath member's holder shows the same header: the holder is
+ * the device to open), and device-mapper mappings of vxts or dm-crypt (their
+ * plaintext is no candidate, and a vxts mapping whose converter died holding
+ * a window would block the probe until `vxts resume`).
+ */
+static bool cli_tab_skip_dev(const char *blk)
+{
+	char path[PATH_MAX], buf[256];
+	struct vxts_online_kstate k;
+	struct dirent *d;
+	bool held = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/holders", blk);
+	dir = opendir(path);
+	if (dir) {
+		while (!held && (d = readdir(dir)))
+			held = d->d_name[0] != '.';
+		closedir(dir);
+	}
+	if (held)
+		return true;
+	if (strncmp(blk, "dm-", 3))
+		return false;
+	cli_tab_sysfs(blk, "dm/uuid", buf, sizeof(buf));
+	if (!strncmp(buf, "VXTS-", 5) || !strncmp(buf, "CRYPT-", 6))
+		return true;
+	cli_tab_sysfs(blk, "dm/name", buf, sizeof(buf));
+	if (buf[0] && !vxts_online_kernel(buf, &k) && k.is_vxts) {
+		(void)cli_detail_take();
+		return true;
+	}
+	(void)cli_detail_take();
+	return false;
+}
+
+/* Is block device @part a partition of @whole (/sys/class/block/WHOLE/PART)? */
+static bool cli_tab_part_of(const char *part, const char *whole)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%.255s/%.255s/partition", whole, part);
+	return !stat(path, &st);
+}
+
+#define CLI_TAB_SCAN_MAX	16
+
+/*
+ * Every block device the kernel lists, probed: no udev needed, and no
+ * /dev/disk/by-* link trusted (udev points it at whichever of two clones
+ * came last). A partition and its disk can show the same end-of-device
+ * header: the partition wins. Two other matches are an error naming both:
+ * opening the wrong one of two clones would serve whichever is found first.
  */
 static int cli_tab_scan(const struct vxts_tab_entry *e, char *out, size_t len)
 {
-	char dev[PATH_MAX], size[32], path[PATH_MAX];
+	char dev[PATH_MAX], size[32], hit[CLI_TAB_SCAN_MAX][NAME_MAX + 1];
 	struct dirent *d;
 	struct stat st;
 	DIR *dir = opendir("/sys/class/block");
-	int found = 0;
-	FILE *f;
+	int found = 0, keep = 0, i, j;
 
 	if (!dir)
 		return -errno;
-	while ((d = readdir(dir))) {
+	while ((d = readdir(dir)) && found < CLI_TAB_SCAN_MAX) {
 		if (d->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/sys/class/block/%s/size", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(size, sizeof(size), f))
-			size[0] = '0';
-		fclose(f);
+		cli_tab_sysfs(d->d_name, "size", size, sizeof(size));
 		snprintf(dev, sizeof(dev), "/dev/%s", d->d_name);
 		if (!strtoull(size, NULL, 10) || stat(dev, &st) || !S_ISBLK(st.st_mode))
+			continue;
+		if (cli_tab_skip_dev(d->d_name))
 			continue;
 		if (e->dev_kind == VXTS_TAB_DEV_PARTUUID || cli_tab_is_luks(e) ?
 		    !cli_tab_blkid_match(e, dev) : !cli_tab_vxts_match(e, dev))
 			continue;
-		if (found++) {
-			closedir(dir);
-			cli_detail("%s=%s matches both %s and %s: give the device by path "
-				   "(/dev/disk/by-id/...), or detach the copy", vxts_tab_dev_name(e->dev_kind),
-				   e->dev, out, dev);
-			return -ENOTUNIQ;
-		}
-		snprintf(out, len, "%s", dev);
+		snprintf(hit[found++], sizeof(hit[0]), "%s", d->d_name);
 	}
 	closedir(dir);
 	(void)cli_detail_take();
-	return found ? 0 : -ENODEV;
-}
+	/* drop a disk when one of its partitions matched too */
+	for (i = 0; i < found; i++) {
+		bool parent = false;
 
-/* /dev/disk/by-<kind>/<value>, when udev made it (never for vxts's own UUID). */
-static bool cli_tab_by_link(const struct vxts_tab_entry *e, char *out, size_t len)
-{
-	static const char *const dirs[] = {
-		[VXTS_TAB_DEV_UUID] = "by-uuid", [VXTS_TAB_DEV_PARTUUID] = "by-partuuid",
-		[VXTS_TAB_DEV_LABEL] = "by-label",
-	};
-	char link[PATH_MAX], real[PATH_MAX];
-
-	if (e->dev_kind != VXTS_TAB_DEV_PARTUUID && !cli_tab_is_luks(e))
-		return false;
-	snprintf(link, sizeof(link), "/dev/disk/%s/%s", dirs[e->dev_kind], e->dev);
-	if (!realpath(link, real))
-		return false;
-	snprintf(out, len, "%s", real);
-	return true;
+		for (j = 0; j < found && !parent; j++)
+			parent = j != i && cli_tab_part_of(hit[j], hit[i]);
+		if (parent)
+			continue;
+		if (keep++) {
+			cli_detail("%s=%s matches both %s and /dev/%s: give the device by path "
+				   "(/dev/disk/by-id/...), or detach the copy",
+				   vxts_tab_dev_name(e->dev_kind), e->dev, out, hit[i]);
+			return -ENOTUNIQ;
+		}
+		snprintf(out, len, "/dev/%.255s", hit[i]);
+	}
+	return keep ? 0 : -ENODEV;
 }
 
 static int cli_tab_find_once(const struct vxts_tab_entry *e, char *out, size_t len)
@@ -214,8 +269,6 @@ static int cli_tab_find_once(const struct vxts_tab_entry *e, char *out, size_t l
 		snprintf(out, len, "%s", e->dev);
 		return 0;
 	}
-	if (cli_tab_by_link(e, out, len))
-		return 0;
 	return cli_tab_scan(e, out, len);
 }
 
@@ -230,13 +283,24 @@ static int cli_tab_find(const struct vxts_tab_entry *e, uint32_t wait_s, char *o
 	double give_up = cli_now() + wait_s;
 	int r;
 
+	struct stat st;
+	bool hdr = true;
+
 	for (;;) {
 		r = cli_tab_find_once(e, out, len);
-		if (r != -ENOENT && r != -ENODEV)
+		/* a detached header on its own disk shows up late too */
+		hdr = !e->header || !stat(e->header, &st);
+		if (r != -ENOENT && r != -ENODEV && (r || hdr))
 			return r;
 		if (cli_now() >= give_up || cli_signals_caught())
 			break;
 		nanosleep(&tick, NULL);
+	}
+	if (!r && !hdr) {
+		cli_detail("header %s not found%s: attach the disk holding it (a header file "
+			   "must be on the root filesystem), or mark the entry nofail",
+			   e->header, wait_s ? " in time (timeout=)" : "");
+		return -ENODEV;
 	}
 	if (e->dev_kind == VXTS_TAB_DEV_PATH)
 		cli_detail("device %s not found%s: attach the disk, or mark the entry nofail",
@@ -290,6 +354,8 @@ static void cli_tab_call_init(struct cli_tab_call *c, const struct cli_opts *top
 		SET(expect_key_check, e->expect_key_check, OPT_EXPECT_KEY_CHECK);
 	if (e->flags & VXTS_TAB_LUKS)
 		SET(luks, true, OPT_LUKS);
+	else
+		o->no_luks_detect = true;	/* a LUKS disk swapped in is no vxts volume */
 	if (e->flags & VXTS_TAB_TAKEOVER_LVM)
 		SET(takeover_lvm, true, OPT_TAKEOVER_LVM);
 #undef SET
@@ -337,7 +403,9 @@ static int cli_tab_quiet(int (*fn)(const struct cli_opts *), const struct cli_op
 		goto out;
 	}
 	dup2(null, STDOUT_FILENO);
-	dup2(cap, STDERR_FILENO);
+	/* a key prompt goes to stderr: on a TTY it must stay visible */
+	if (!isatty(STDIN_FILENO))
+		dup2(cap, STDERR_FILENO);
 	r = fn(o);
 	fflush(stdout);
 	fflush(stderr);
@@ -365,6 +433,97 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (saved[i] >= 0)
 			close(saved[i]);
+	return r;
+}
+
+/*
+ * A program (KMS helper) or library (PKCS#11 module) the entry makes root
+ * run: a regular file owned by root (or by whoever runs vxts) that neither
+ * group nor others may write, in directories up to / that only their owner
+ * may change. 0, or -EPERM with the problem and the fix in @why.
+ */
+static int cli_tab_owner_ok(const char *what, const char *path, const char *f,
+			    const struct stat *st, char *why, size_t len)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(why, len, "%s %s: %s is owned by uid %u and the %s runs as root: "
+			 "`chown root: %s`", what, path, f, st->st_uid, what, f);
+		return -EPERM;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && S_ISDIR(st->st_mode)) {
+		snprintf(why, len, "%s %s: directory %s is writable by group/others (mode "
+			 "%04o) and the %s runs as root: move it under a directory only "
+			 "root can change (e.g. /usr/local/lib/vxts)", what, path, f,
+			 st->st_mode & 07777, what);
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "%s %s: %s is writable by group/others (mode %04o) and "
+			 "the %s runs as root: `chmod go-w %s`", what, path, f,
+			 st->st_mode & 07777, what, f);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* @p's directories up to / (lexically: a symlink there could be swapped). */
+static int cli_tab_dirs_ok(const char *what, const char *path, const char *p, char *why,
+			   size_t len)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", p);
+	for (;;) {
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return 0;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &st)) {
+			snprintf(why, len, "%s %s: %.200s: %s", what, path, dir, strerror(errno));
+			return -ENOENT;
+		}
+		r = cli_tab_owner_ok(what, path, dir, &st, why, len);
+		if (r || !strcmp(dir, "/"))
+			return r;
+	}
+}
+
+static int cli_tab_trusted(const char *what, const char *path, char *why, size_t len)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (!realpath(path, real) || stat(real, &st)) {
+		snprintf(why, len, "%s %s: %s", what, path, strerror(errno));
+		return -ENOENT;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s %s is not a regular file", what, path);
+		return -EPERM;
+	}
+	r = cli_tab_owner_ok(what, path, real, &st, why, len);
+	if (!r)
+		r = cli_tab_dirs_ok(what, path, real, why, len);
+	if (!r && strcmp(real, path))
+		r = cli_tab_dirs_ok(what, path, path, why, len);
+	return r;
+}
+
+/* The entry's helper and module, checked before `tab open`/`tab resume` runs them. */
+static int cli_tab_trust_entry(const struct vxts_tab_entry *e, char *why, size_t len)
+{
+	int r = 0;
+
+	if (e->key_kind == VXTS_TAB_KEY_KMS)
+		r = cli_tab_trusted("KMS helper", e->key, why, len);
+	if (!r && e->pkcs11_module)
+		r = cli_tab_trusted("PKCS#11 module", e->pkcs11_module, why, len);
 	return r;
 }
 
@@ -532,19 +691,97 @@ static int cli_tab_run(char *const argv[])
 static int cli_tab_resume_entry(const struct cli_opts *top, const struct vxts_tab_entry *e,
 				const char *dev);
 
+#define CLI_TAB_RESPAWN_MAX	3	/* restarts of a converter killed by a signal */
+#define CLI_TAB_RESPAWN_GAP_S	2
+#define CLI_TAB_SPAWN_WAIT_S	20	/* tab open: wait for the converter to start */
+
+static volatile sig_atomic_t cli_tab_sup_child, cli_tab_sup_stop;
+
+static void cli_tab_sup_signal(int sig)
+{
+	cli_tab_sup_stop = 1;
+	if (cli_tab_sup_child > 0)
+		kill(cli_tab_sup_child, sig);
+}
+
 /*
- * Without systemd: a detached child (own session, stdio on a log file) runs
- * the same code as `vxts tab resume NAME`. Once it holds the conversion lock
- * its pid is the converter's in /run/vxts, where `vxts status` and
- * `tab close` find it.
+ * The detached supervisor: runs `tab resume` in a child and starts it again
+ * (at most CLI_TAB_RESPAWN_MAX times, CLI_TAB_RESPAWN_GAP_S apart) when a
+ * signal killed it (a crash, the OOM killer): a dead converter holding a
+ * window would make IO to that window wait until somebody resumes. An exit
+ * with a code (done, interrupted by tab close, wrong key, busy) is final.
+ * What systemd's Restart=on-abnormal does for vxts-resume@.service.
+ */
+static int cli_tab_supervise(const char *tab, const struct vxts_tab_entry *e,
+			     const char *dev)
+{
+	char *argv[] = { "vxts", "tab", "resume", "--tab", (char *)tab, "--", e->name, NULL };
+	struct sigaction sa = { .sa_handler = cli_tab_sup_signal };
+	int status = 0, tries;
+	pid_t pid;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	for (tries = 0;; tries++) {
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "vxts tab open: cannot start the conversion of %s: %s\n",
+				e->name, strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+		if (pid == 0) {
+			/*
+			 * A fresh `vxts tab resume` (the same code vxts-resume@ runs):
+			 * the descriptors libraries opened in this process (the
+			 * device-mapper control node, ...) were closed with the rest.
+			 */
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			fprintf(stderr, "vxts tab open: background conversion of %s on %s, "
+				"pid %d\n", e->name, dev, (int)getpid());
+			fflush(NULL);
+			execv("/proc/self/exe", argv);
+			fprintf(stderr, "vxts tab open: cannot run /proc/self/exe: %s\n",
+				strerror(errno));
+			_exit(CLI_EXIT_FAIL);
+		}
+		cli_tab_sup_child = pid;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		cli_tab_sup_child = 0;
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		fprintf(stderr, "vxts tab open: the conversion of %s (pid %d) was killed by "
+			"signal %d%s\n", e->name, (int)pid, WTERMSIG(status),
+			cli_tab_sup_stop || tries >= CLI_TAB_RESPAWN_MAX ?
+			": not restarted, run `vxts tab resume NAME`" : ", restarting it");
+		if (cli_tab_sup_stop || tries >= CLI_TAB_RESPAWN_MAX)
+			return 128 + WTERMSIG(status);
+		sleep(CLI_TAB_RESPAWN_GAP_S);
+		if (cli_tab_sup_stop)
+			return 128 + WTERMSIG(status);
+	}
+}
+
+/*
+ * Without systemd: a detached supervisor (own session, cwd /, umask 077, no
+ * inherited descriptors, stdio on a log file) runs the same code as
+ * `vxts tab resume NAME`. Once the converter holds the conversion lock its
+ * pid is in /run/vxts, where `vxts status` and `tab close` find it. Returns
+ * the supervisor's pid.
  */
 static int cli_tab_spawn(const struct cli_opts *top, const struct vxts_tab_entry *e,
 			 const char *dev, char *log, size_t len)
 {
 	const char *run = getenv("VXTS_RUN_DIR");
+	char tab[PATH_MAX];
 	pid_t pid;
-	int fd, r;
+	int fd;
 
+	if (!realpath(cli_tab_path(top), tab))
+		return -errno;
 	run = run && *run ? run : "/run/vxts";
 	mkdir(run, 0700);
 	snprintf(log, len, "%s/%s.log", run, e->name);
@@ -558,24 +795,46 @@ static int cli_tab_spawn(const struct cli_opts *top, const struct vxts_tab_entry
 		return -errno;
 	}
 	if (pid == 0) {
-		struct cli_opts o = *top;
 		int null = open("/dev/null", O_RDONLY);
 
 		setsid();
+		umask(077);
+		if (chdir("/"))
+			_exit(CLI_EXIT_FAIL);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
-		o.json = false;
-		o.no_progress = false;
-		fprintf(stderr, "vxts tab open: background conversion of %s on %s, pid %d\n",
-			e->name, dev, (int)getpid());
-		r = cli_tab_resume_entry(&o, e, dev);
-		fflush(NULL);
-		_exit(r);
+		closefrom(3);
+		_exit(cli_tab_supervise(tab, e, dev));
 	}
 	close(fd);
 	return pid;
+}
+
+/*
+ * After starting the supervisor: wait until a converter holds the volume's
+ * lock (its pid into *@conv) or the supervisor ended (its exit code).
+ * 0 when running, else the supervisor's exit code, -ETIMEDOUT when neither.
+ */
+static int cli_tab_spawn_wait(const struct vxts_tab_entry *e, pid_t sup, int *conv)
+{
+	const struct timespec tick = { 0, 100 * 1000000L };
+	double give_up = cli_now() + CLI_TAB_SPAWN_WAIT_S;
+	struct vxts_online_rt rt;
+	int status;
+
+	while (cli_now() < give_up) {
+		vxts_online_runtime(e->name, &rt);
+		if (rt.converter && rt.pid > 0) {
+			*conv = rt.pid;
+			return 0;
+		}
+		if (waitpid(sup, &status, WNOHANG) == sup)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		nanosleep(&tick, NULL);
+	}
+	return -ETIMEDOUT;
 }
 
 /* After a successful open: continue a recorded conversion in the background. */
@@ -585,7 +844,8 @@ static void cli_tab_bg(const struct cli_opts *o, const struct vxts_tab_entry *e,
 	struct vxts_online_rt rt;
 	char log[PATH_MAX], esc[256], unit[300];
 	size_t n = strlen(res->result);
-	int r;
+	int r, conv = 0;
+	pid_t sup;
 
 	if (cli_tab_is_luks(e) || !cli_tab_converting(e, dev))
 		return;
@@ -618,13 +878,29 @@ static void cli_tab_bg(const struct cli_opts *o, const struct vxts_tab_entry *e,
 		return;
 	}
 	r = cli_tab_spawn(o, e, dev, log, sizeof(log));
-	if (r < 0)
+	if (r < 0) {
 		snprintf(res->result + n, sizeof(res->result) - n,
 			 "; conversion in progress, cannot start it in the background (%s): "
 			 "`vxts tab resume %s`", strerror(-r), e->name);
+		return;
+	}
+	sup = r;
+	r = cli_tab_spawn_wait(e, sup, &conv);
+	if (!r)
+		snprintf(res->result + n, sizeof(res->result) - n,
+			 "; conversion resumed in the background, pid %d, log %s", conv, log);
+	else if (r == -ETIMEDOUT)
+		snprintf(res->result + n, sizeof(res->result) - n,
+			 "; conversion starting in the background (supervisor pid %d), log %s",
+			 (int)sup, log);
+	else if (r == CLI_EXIT_OK)
+		snprintf(res->result + n, sizeof(res->result) - n,
+			 "; conversion finished in the background, log %s", log);
 	else
 		snprintf(res->result + n, sizeof(res->result) - n,
-			 "; conversion resumed in the background, pid %d, log %s", r, log);
+			 "; conversion in progress, but the background run ended at once "
+			 "(exit %d, %s), log %s: `vxts status %s`", r, cli_exit_name(r), log,
+			 e->name);
 }
 
 static void cli_tab_open_one(const struct cli_opts *o, const struct vxts_tab_entry *e,
@@ -635,6 +911,12 @@ static void cli_tab_open_one(const struct cli_opts *o, const struct vxts_tab_ent
 	int r;
 
 	cli_tab_call_init(c, o, e);
+	if (cli_tab_trust_entry(e, res->result, sizeof(res->result))) {
+		res->state = "failed";
+		res->exit = CLI_EXIT_KEY_PROVIDER;
+		cli_err("tab open %s: %s", e->name, res->result);
+		return;
+	}
 	r = cli_tab_device(e, e->timeout, c->dev, sizeof(c->dev));
 	if (r) {
 		res->state = "failed";
@@ -674,6 +956,8 @@ int cli_cmd_tab_open(const struct cli_opts *o)
 	if (code)
 		return code;
 	code = cli_tab_select(o, &t, sel, &n);
+	if (code)
+		n = 0;			/* --json: no volumes, not the ones before the bad NAME */
 	res = calloc(n ? n : 1, sizeof(*res));
 	calls = calloc(n ? n : 1, sizeof(*calls));
 	if (!res || !calls)
@@ -682,8 +966,13 @@ int cli_cmd_tab_open(const struct cli_opts *o)
 		cli_tab_open_one(o, sel[i], &calls[i], &res[i]);
 		cli_tab_line(o, sel[i], calls[i].dev, &res[i]);
 	}
+	/*
+	 * nofail spares the boot only when all entries are opened (busybox boot).
+	 * An entry named explicitly (vxts-open@NAME.service) reports its real
+	 * result: nofail is the Wants= in the generated dependencies there.
+	 */
 	for (i = 0; i < n && res && calls && !code; i++)
-		if (res[i].exit && !(sel[i]->flags & VXTS_TAB_NOFAIL) && !code)
+		if (res[i].exit && (o->npos || !(sel[i]->flags & VXTS_TAB_NOFAIL)) && !code)
 			code = res[i].exit;
 	if (o->json && res && calls) {
 		cli_tab_json_head(&j, o, "tab open", code);
@@ -715,7 +1004,7 @@ static int cli_tab_resume_entry(const struct cli_opts *top, const struct vxts_ta
 int cli_cmd_tab_resume(const struct cli_opts *o)
 {
 	const struct vxts_tab_entry *e;
-	char dev[PATH_MAX];
+	char dev[PATH_MAX], why[512];
 	struct vxts_tab t;
 	int r;
 
@@ -730,6 +1019,9 @@ int cli_cmd_tab_resume(const struct cli_opts *o)
 	} else if (cli_tab_is_luks(e)) {
 		cli_err("tab resume %s: a luks volume has no vxts conversion to resume", e->name);
 		r = CLI_EXIT_STATE;
+	} else if (cli_tab_trust_entry(e, why, sizeof(why))) {
+		cli_err("tab resume %s: %s", e->name, why);
+		r = CLI_EXIT_KEY_PROVIDER;
 	} else if ((r = cli_tab_device(e, 0, dev, sizeof(dev)))) {
 		r = cli_fail(o, "tab resume", e->name, r, CLI_EXIT_NO_VOLUME);
 	} else {
@@ -754,20 +1046,36 @@ static int cli_tab_stop_converter(const struct cli_opts *o, const struct vxts_ta
 	double give_up;
 	int r;
 
+	struct vxts_online_rt rt;
+
 	r = cli_tab_quiet(cli_cmd_pause, &po, NULL, 0);
 	if (r && r != CLI_EXIT_BUSY)
 		return r;
+	give_up = cli_now() + CLI_TAB_STOP_WAIT_S;
+	/*
+	 * The lock is held but the pid file is empty for a moment (just locked,
+	 * or being unlocked): never signal pid 0 (our own process group) or
+	 * below; look again.
+	 */
+	while (pid <= 0) {
+		if (cli_now() >= give_up)
+			goto late;
+		nanosleep(&tick, NULL);
+		vxts_online_runtime(e->name, &rt);
+		if (!rt.converter)
+			return 0;
+		pid = rt.pid;
+	}
 	if (kill(pid, SIGTERM) && errno != ESRCH)
 		return -errno;
-	give_up = cli_now() + CLI_TAB_STOP_WAIT_S;
 	while (cli_now() < give_up) {
-		struct vxts_online_rt rt;
-
 		vxts_online_runtime(e->name, &rt);
-		if (!rt.converter || rt.pid != pid)
+		/* an empty pid with the lock held: still the one stopping */
+		if (!rt.converter || (rt.pid > 0 && rt.pid != pid))
 			return 0;
 		nanosleep(&tick, NULL);
 	}
+late:
 	cli_detail("converter pid %d of %s did not stop within %d s: check `vxts status %s`",
 		   pid, e->name, CLI_TAB_STOP_WAIT_S, e->name);
 	return -ETIMEDOUT;
@@ -812,18 +1120,53 @@ static void cli_tab_close_one(const struct cli_opts *o, const struct vxts_tab_en
 		 e->name);
 }
 
+/*
+ * tab close NAME whose entry is gone (line removed, table broken or refused
+ * before shutdown): the mapping is still closed, by NAME as `vxts close`
+ * would, so shutdown never leaves it open. Entries without a table line are
+ * kept in @fake (line 0).
+ */
+static int cli_tab_close_select(const struct cli_opts *o, const struct vxts_tab *t,
+				bool loaded, const struct vxts_tab_entry **sel,
+				struct vxts_tab_entry *fake, int *n)
+{
+	int i;
+
+	if (loaded && !o->npos)
+		return cli_tab_select(o, t, sel, n);
+	*n = 0;
+	for (i = 0; i < o->npos && i < VXTS_TAB_MAX_ENTRIES; i++) {
+		sel[*n] = loaded ? vxts_tab_find(t, o->pos[i]) : NULL;
+		if (!sel[*n]) {
+			if (loaded)
+				cli_warn("tab close %s: no such entry in %s: closing the mapping "
+					 "%s by name", o->pos[i], cli_tab_path(o), o->pos[i]);
+			fake[*n] = (struct vxts_tab_entry){ .name = o->pos[i] };
+			sel[*n] = &fake[*n];
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
 int cli_cmd_tab_close(const struct cli_opts *o)
 {
 	const struct vxts_tab_entry *sel[VXTS_TAB_MAX_ENTRIES];
 	struct cli_tab_res res[VXTS_TAB_MAX_ENTRIES];
+	struct vxts_tab_entry fake[VXTS_TAB_MAX_ENTRIES];
 	struct vxts_tab t;
 	struct cli_json j;
 	int i, n, code;
 
 	code = cli_tab_load(o, &t);
-	if (code)
+	if (code && !o->npos)
 		return code;
-	code = cli_tab_select(o, &t, sel, &n);
+	if (code)
+		cli_warn("tab close: the table cannot be used (above): closing %s by name",
+			 o->npos == 1 ? o->pos[0] : "the named mappings");
+	code = cli_tab_close_select(o, &t, !code, sel, fake, &n);
+	if (code)
+		n = 0;
 	memset(res, 0, sizeof(res));
 	/* the reverse of the open order: a volume may sit on an earlier one */
 	for (i = n - 1; !code && i >= 0; i--) {
@@ -876,6 +1219,25 @@ static void cli_tab_note(struct cli_tab_chk *c, bool problem, int code, const ch
 	}
 }
 
+/*
+ * Files the entry reads at boot must be on the root filesystem: vxts-open@
+ * runs before local-fs-pre.target, before any other local filesystem mounts
+ * (a _netdev entry runs later, after the local ones).
+ */
+static void cli_tab_check_rootfs(struct cli_tab_chk *c, const struct vxts_tab_entry *e,
+				 const char *what, const char *path)
+{
+	struct stat st, root;
+
+	if (e->flags & VXTS_TAB_NETDEV)
+		return;
+	if (stat(path, &st) || S_ISBLK(st.st_mode) || stat("/", &root) ||
+	    st.st_dev == root.st_dev)
+		return;
+	cli_tab_note(c, false, 0, "%s %s is not on the root filesystem: at boot it is read "
+		     "before other filesystems mount; move it to / (e.g. /etc/vxts)", what, path);
+}
+
 /* A file the entry names: present, and (for secrets) not readable by others. */
 static void cli_tab_check_file(struct cli_tab_chk *c, const char *what, const char *path,
 			       bool secret, bool exec)
@@ -889,14 +1251,19 @@ static void cli_tab_check_file(struct cli_tab_chk *c, const char *what, const ch
 	if (exec && (!S_ISREG(st.st_mode) || access(path, X_OK)))
 		cli_tab_note(c, true, CLI_EXIT_KEY_PROVIDER, "%s %s is not an executable file",
 			     what, path);
-	if (exec && (st.st_mode & (S_IWGRP | S_IWOTH)))
-		cli_tab_note(c, true, CLI_EXIT_USAGE, "%s %s is writable by group/others and runs "
-			     "as root at boot: `chmod go-w %s`", what, path, path);
 	if (secret && (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)))
 		cli_tab_note(c, false, 0, "%s %s is readable by group/others (mode %04o): "
 			     "`chmod 600 %s`", what, path, st.st_mode & 07777, path);
 	if (secret && !exec && !S_ISREG(st.st_mode))
 		cli_tab_note(c, true, CLI_EXIT_NO_KEY, "%s %s is not a regular file", what, path);
+}
+
+static void cli_tab_check_trust(struct cli_tab_chk *c, const char *what, const char *path)
+{
+	char why[512];
+
+	if (cli_tab_trusted(what, path, why, sizeof(why)) == -EPERM)
+		cli_tab_note(c, true, CLI_EXIT_KEY_PROVIDER, "%s", why);
 }
 
 static void cli_tab_check_one(const struct vxts_tab_entry *e, char *dev, size_t len,
@@ -915,9 +1282,15 @@ static void cli_tab_check_one(const struct vxts_tab_entry *e, char *dev, size_t 
 		cli_tab_note(c, !(e->flags & VXTS_TAB_NOFAIL),
 			     r == -ENOTUNIQ ? CLI_EXIT_USAGE : CLI_EXIT_NO_VOLUME, "%s", msg);
 	}
-	if (e->header && stat(e->header, &st))
+	if (e->header && stat(e->header, &st) && (!r || !strstr(c->text, e->header)))
 		cli_tab_note(c, true, CLI_EXIT_NO_VOLUME, "header %s: %s", e->header,
 			     strerror(errno));
+	if (e->header)
+		cli_tab_check_rootfs(c, e, "header", e->header);
+	if (e->key)
+		cli_tab_check_rootfs(c, e, vxts_tab_key_name(e->key_kind), e->key);
+	if (e->pin_file)
+		cli_tab_check_rootfs(c, e, "PIN file", e->pin_file);
 	switch (e->key_kind) {
 	case VXTS_TAB_KEY_FILE: cli_tab_check_file(c, "key file", e->key, true, false); break;
 	case VXTS_TAB_KEY_PASSPHRASE:
@@ -926,7 +1299,10 @@ static void cli_tab_check_one(const struct vxts_tab_entry *e, char *dev, size_t 
 	case VXTS_TAB_KEY_RECOVERY:
 		cli_tab_check_file(c, "recovery key", e->key, true, false);
 		break;
-	case VXTS_TAB_KEY_KMS: cli_tab_check_file(c, "KMS helper", e->key, false, true); break;
+	case VXTS_TAB_KEY_KMS:
+		cli_tab_check_file(c, "KMS helper", e->key, false, true);
+		cli_tab_check_trust(c, "KMS helper", e->key);
+		break;
 	case VXTS_TAB_KEY_PKCS11: break;
 	case VXTS_TAB_KEY_PROMPT:
 		cli_tab_note(c, false, 0, "key is prompted for: at boot without a TTY the open "
@@ -935,8 +1311,10 @@ static void cli_tab_check_one(const struct vxts_tab_entry *e, char *dev, size_t 
 	}
 	if (e->pin_file)
 		cli_tab_check_file(c, "PIN file", e->pin_file, true, false);
-	if (e->pkcs11_module)
+	if (e->pkcs11_module) {
 		cli_tab_check_file(c, "PKCS#11 module", e->pkcs11_module, false, false);
+		cli_tab_check_trust(c, "PKCS#11 module", e->pkcs11_module);
+	}
 	if (e->key_kind == VXTS_TAB_KEY_KMS && !(e->flags & VXTS_TAB_NETDEV))
 		cli_tab_note(c, false, 0, "a KMS key without _netdev: at boot it is opened "
 			     "before the network is up");
@@ -955,6 +1333,8 @@ int cli_cmd_tab_check(const struct cli_opts *o)
 	if (code)
 		return code;
 	code = cli_tab_select(o, &t, sel, &n);
+	if (code)
+		n = 0;
 	c = calloc(n ? n : 1, sizeof(*c));
 	devs = calloc(n ? n : 1, sizeof(*devs));
 	if (!c || !devs)
@@ -1011,6 +1391,14 @@ static int cli_tab_symlink(const char *dir, const char *wants, const char *unit,
  * LABEL has no /dev/disk/by-* link: `tab open` finds it by scanning, and
  * waits up to timeout= for it.
  */
+static void cli_tab_path_unit(const char *path, char *out, size_t len)
+{
+	char esc[PATH_MAX];
+
+	cli_tab_escape(path, true, esc, sizeof(esc) - 8);
+	snprintf(out, len, "%.*s.device", (int)(sizeof(esc) - 8), esc);
+}
+
 static bool cli_tab_dev_unit(const struct vxts_tab_entry *e, char *out, size_t len)
 {
 	static const char *const dirs[] = {
@@ -1055,6 +1443,11 @@ static int cli_tab_gen_dropin(const struct cli_opts *o, const char *dir,
 		"not this file.\n[Unit]\nSourcePath=%s\n", src, e->line, src);
 	if (cli_tab_dev_unit(e, devu, sizeof(devu)))
 		fprintf(f, "BindsTo=%s\nAfter=%s\n", devu, devu);
+	/* a detached header on its own block device: wait for it like for DEVICE */
+	if (e->header && !strncmp(e->header, "/dev/", 5)) {
+		cli_tab_path_unit(e->header, devu, sizeof(devu));
+		fprintf(f, "BindsTo=%s\nAfter=%s\n", devu, devu);
+	}
 	if (netdev)
 		fprintf(f, "Wants=network-online.target\nAfter=network-online.target\n"
 			"Before=remote-fs-pre.target\n");
@@ -1093,7 +1486,7 @@ int cli_cmd_tab_generate(const struct cli_opts *o)
 	const char *dir = o->pos[0];
 	struct vxts_tab t;
 	struct stat st;
-	int i, r = 0;
+	int i, r = 0, failed = 0;
 
 	if (stat(cli_tab_path(o), &st) && errno == ENOENT)
 		return 0;			/* no table, no units */
@@ -1103,12 +1496,21 @@ int cli_cmd_tab_generate(const struct cli_opts *o)
 	if (t.n)
 		r = cli_tab_symlink(dir, "remote-fs.target.wants", "vxts.target",
 				    CLI_TAB_UNIT_DIR "/vxts.target");
-	for (i = 0; !r && i < t.n; i++)
-		r = cli_tab_gen_one(o, dir, &t.e[i]);
 	if (r) {
 		cli_err("tab generate: cannot write units into %s: %s", dir, strerror(-r));
 		r = CLI_EXIT_FAIL;
 	}
+	/* one entry that cannot be written costs that entry only */
+	for (i = 0; !r && i < t.n; i++) {
+		int e = cli_tab_gen_one(o, dir, &t.e[i]);
+
+		if (e) {
+			cli_err("tab generate: %s line %u (%s): cannot write its units into "
+				"%s: %s; the other entries get theirs", cli_tab_path(o),
+				t.e[i].line, t.e[i].name, dir, strerror(-e));
+			failed = CLI_EXIT_FAIL;
+		}
+	}
 	vxts_tab_free(&t);
-	return r;
+	return r ? r : failed;
 }
