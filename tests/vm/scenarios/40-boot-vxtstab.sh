@@ -357,12 +357,42 @@ mount -t ext4 /dev/mapper/bootc /mnt/c || fail "mount bootc after the decrypt"
 fs_verify /mnt/c mirc "c after tab close mid-decrypt and tab open"
 umount /mnt/c
 
+step "a partition ending where its disk ends: the disk shows the same header, the partition is taken"
+truncate -s 32M "$W/p.img"
+# an MBR with one Linux partition from sector 2048 to the end of the disk
+printf '\000\000\000\000\203\377\377\377\000\010\000\000\000\370\000\000' |
+	dd of="$W/p.img" bs=1 seek=446 conv=notrunc status=none
+printf '\125\252' | dd of="$W/p.img" bs=1 seek=510 conv=notrunc status=none
+DP=$(losetup -f -P --show "$W/p.img") && assert_blk "$DP"
+i=0
+while [ ! -b "${DP}p1" ]; do
+	i=$((i + 1))
+	[ "$i" -lt 50 ] || fail "no partition ${DP}p1"
+	sleep 0.1
+done
+mkfs4 "${DP}p1" 2048
+vxts encrypt "${DP}p1" --key-file "$KA" --no-progress < /dev/null > enc-p.out 2>&1 ||
+	{ cat enc-p.out; fail "offline encrypt of ${DP}p1: exit $?"; }
+UP=$(uuid_of "${DP}p1")
+[ -n "$UP" ] && [ "$(uuid_of "$DP")" = "$UP" ] ||
+	fail "the disk $DP does not show the partition's header (uuid '$UP'): the case is not set up"
+echo "part  UUID=$UP  -  key-file=$KA" >> "$TAB"
+vxts tab check part < /dev/null > part.out 2>&1
+rc=$?
+[ "$rc" -eq 0 ] || { cat part.out; fail "tab check part: exit $rc"; }
+sed 's/^/   /' part.out | head -n 1
+grep -q "^part (line [0-9]*): ${DP}p1" part.out || fail "UUID= of a partition did not resolve to ${DP}p1"
+vxts tab open part < /dev/null > part.out 2>&1 || { cat part.out; fail "tab open part: exit $?"; }
+grep -q "^part: open, mapped /dev/mapper/part on ${DP}p1" part.out || { cat part.out; fail "part not opened on ${DP}p1"; }
+# the partition is now held by the mapping: a scan for another entry skips it
+vxts tab check boota < /dev/null > part.out 2>&1 || { cat part.out; fail "tab check boota with part open: exit $?"; }
+
 step "tab close: every volume of the table closed"
 umount /mnt/a || fail "umount"
 vxts tab close > close.out 2>&1 || { cat close.out; fail "tab close: exit $?"; }
 sed 's/^/   /' close.out
-for n in boota bootb bootc bootl; do
+for n in boota bootb bootc bootl part; do
 	dmsetup info "$n" > /dev/null 2>&1 && fail "$n still mapped after tab close"
 done
-losetup -d "$DA" "$DB" "$DC" "$DD" "$DL" 2> /dev/null
+losetup -d "$DA" "$DB" "$DC" "$DD" "$DL" "$DP" 2> /dev/null
 exit 0
