@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "keyslot.h"
+#include "parse.h"
 
 const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_PKCS11_URI] = { "pkcs11-uri", "URI",
@@ -99,44 +100,13 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 		"status: how long to watch the boundary to measure the rate (default 1000)" },
 };
 
-/* Parses a decimal number with an optional K/M/G (x1024) suffix. */
-static int cli_opts_num(const char *s, uint64_t max, bool suffix, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t mult = 1;
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (suffix && *end) {
-		switch (*end) {
-		case 'k': case 'K': mult = 1ULL << 10; break;
-		case 'm': case 'M': mult = 1ULL << 20; break;
-		case 'g': case 'G': mult = 1ULL << 30; break;
-		default: return -EINVAL;
-		}
-		end++;
-		if (*end == 'i' && end[1] == 'B')
-			end += 2;
-	}
-	if (*end)
-		return -EINVAL;
-	if (v > max / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
-}
 
 static int cli_opts_u32(const char *name, const char *s, uint64_t lo,
 			uint64_t hi, uint32_t *out)
 {
 	uint64_t v;
 
-	if (cli_opts_num(s, UINT32_MAX, false, &v) || v < lo || v > hi) {
+	if (vxts_parse_num(s, UINT32_MAX, false, &v) || v < lo || v > hi) {
 		cli_err("invalid --%s '%s': expected a number from %" PRIu64
 			" to %" PRIu64, name, s, lo, hi);
 		return -EINVAL;
@@ -160,7 +130,7 @@ static int cli_opts_resilience(const char *s, enum cli_resilience *out)
 
 static int cli_opts_sized(const char *name, const char *s, uint64_t *out)
 {
-	if (cli_opts_num(s, 1ULL << 30, true, out) || *out < 4096 ||
+	if (vxts_parse_num(s, 1ULL << 30, true, out) || *out < 4096 ||
 	    (*out & 4095)) {
 		cli_err("invalid --%s '%s': expected a multiple of 4096 up to 1G",
 			name, s);
@@ -204,7 +174,7 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 		}
 		break;
 	case OPT_IV_OFFSET:
-		if (cli_opts_num(arg, UINT64_MAX, false, &o->iv_offset)) {
+		if (vxts_parse_num(arg, UINT64_MAX, false, &o->iv_offset)) {
 			cli_err("invalid --iv-offset '%s'", arg);
 			r = -EINVAL;
 		}
@@ -213,7 +183,7 @@ static int cli_opts_set(struct cli_opts *o, int id, const char *arg)
 	case OPT_CHUNK_SIZE: r = cli_opts_sized(name, arg, &o->chunk_size); break;
 	case OPT_WINDOW_SIZE: r = cli_opts_sized(name, arg, &o->window_size); break;
 	case OPT_RATE_LIMIT:
-		if (cli_opts_num(arg, 1ULL << 50, true, &o->rate_limit) ||
+		if (vxts_parse_num(arg, 1ULL << 50, true, &o->rate_limit) ||
 		    !o->rate_limit) {
 			cli_err("invalid --rate-limit '%s': bytes per second, e.g. 100M",
 				arg);

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "tab.h"
 
 #define TAB_FILE_MAX	(1u << 20)	/* a table of 256 lines is far below this */
@@ -80,35 +81,6 @@ size_t vxts_tab_name_unit_len(const char *s)
 	return n;
 }
 
-/* A decimal number, optionally with a K/M/G (x1024) suffix, at most @max. */
-static int tab_num(const char *s, uint64_t max, bool suffix, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t mult = 1;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -ERANGE;
-	if (suffix && *end) {
-		switch (*end) {
-		case 'k': case 'K': mult = 1ULL << 10; break;
-		case 'm': case 'M': mult = 1ULL << 20; break;
-		case 'g': case 'G': mult = 1ULL << 30; break;
-		default: return -EINVAL;
-		}
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	if (v > max / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
-}
 
 static bool tab_hex32(const char *s)
 {
@@ -248,14 +220,14 @@ static int tab_valued(struct tab_parse *p, struct vxts_tab_entry *e, const char 
 		return e->expect_key_check ? 0 : -ENOMEM;
 	}
 	if (!strcmp(opt, "rate-limit")) {
-		r = tab_num(val, UINT64_MAX, true, &v);
+		r = vxts_parse_num(val, UINT64_MAX, true, &v);
 		if (r)
 			return tab_fail(p, "rate-limit=%s: want bytes per second, e.g. "
 					"rate-limit=50M", val);
 		e->rate_limit = v;
 		return 0;
 	}
-	r = tab_num(val, 86400, false, &v);
+	r = vxts_parse_num(val, 86400, false, &v);
 	if (!strcmp(opt, "kms-timeout") && !r && v) {
 		e->kms_timeout = v;
 		return 0;
