@@ -8,6 +8,19 @@
 
 CS_FAST=(--batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 
+# luks_fmt <img> <passphrase file> <MiB> <luks1|luks2> <luksFormat args...>:
+# a zeroed image formatted by cryptsetup, its passphrase in the file. On
+# failure $why names the command (callers skip: cryptsetup, not vxts, failed).
+luks_fmt() {
+	local img=$1 lp=$2 mib=$3 type=$4
+	shift 4
+	printf 'luks pass' > "$lp"
+	chmod 600 "$lp"
+	mkimg "$img" "$mib" zero
+	cryptsetup luksFormat --type "$type" "${CS_FAST[@]}" "$@" --key-file "$lp" "$img" \
+		> /dev/null 2>&1 || { why="cryptsetup luksFormat --type $type $* failed"; return 1; }
+}
+
 # The LUKS volume key as hex, from `cryptsetup luksDump --dump-volume-key`:
 # kept out of $all_out like vx_key output (the leak check must not see it
 # as a leak of its own making).
@@ -179,12 +192,7 @@ t_luks_export_kill() {
 # before any key is asked for or loaded (no device-mapper needed for that).
 t_luks_open_refusals() {
 	local img=$work/lo.img lp=$work/lo.pass
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$img" 20 zero
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 256 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="cryptsetup luksFormat on an image failed"; return 77; }
+	luks_fmt "$img" "$lp" 20 luks2 --cipher aes-xts-plain64 --key-size 256 || return 77
 	local before
 	before=$(sha "$img")
 	vx open lo "$img" --key-file "$lp"	# auto-detected, no --luks
@@ -193,9 +201,7 @@ t_luks_open_refusals() {
 		{ why="message: $(cat "$work/err")"; return 1; }
 	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
 
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-cbc-essiv:sha256 \
-		--key-size 256 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="cryptsetup luksFormat aes-cbc-essiv failed"; return 77; }
+	luks_fmt "$img" "$lp" 20 luks2 --cipher aes-cbc-essiv:sha256 --key-size 256 || return 77
 	before=$(sha "$img")
 	vx open --luks lo "$img" --key-file "$lp"
 	expect_rc 9 "open of an aes-cbc-essiv LUKS2" || return 1
@@ -203,9 +209,8 @@ t_luks_open_refusals() {
 		{ why="message: $(cat "$work/err")"; return 1; }
 	[ "$(sha "$img")" = "$before" ] || { why="a refused open changed the LUKS image"; return 1; }
 
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --sector-size 2048 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="cryptsetup luksFormat --sector-size 2048 failed"; return 77; }
+	luks_fmt "$img" "$lp" 20 luks2 --cipher aes-xts-plain64 --key-size 512 \
+		--sector-size 2048 || return 77
 	before=$(sha "$img")
 	vx open lo "$img" --key-file "$lp"
 	expect_rc 9 "open of a LUKS2 with 2048-byte sectors" || return 1
@@ -229,12 +234,8 @@ t_luks_open_refusals() {
 # (it needs the kernel's dm-integrity to wipe): then this case is a SKIP.
 t_luks_open_integrity() {
 	local img=$work/loi.img lp=$work/loi.pass before
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$img" 20 zero
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --integrity hmac-sha256 --integrity-no-wipe --key-file "$lp" \
-		"$img" > /dev/null 2>&1 ||
+	luks_fmt "$img" "$lp" 20 luks2 --cipher aes-xts-plain64 --key-size 512 \
+		--integrity hmac-sha256 --integrity-no-wipe ||
 		{ why="cryptsetup luksFormat --integrity fails on this host"; return 77; }
 	before=$(sha "$img")
 	vx open lo "$img" --key-file "$lp"
@@ -248,12 +249,7 @@ t_luks_open_integrity() {
 # Both copies damaged is the same exit, not "no LUKS header" (8).
 t_luks_open_damaged() {
 	local img=$work/ld.img lp=$work/ld.pass sum where
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$work/ld0.img" 20 zero
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --key-file "$lp" "$work/ld0.img" > /dev/null 2>&1 ||
-		{ why="luksFormat failed"; return 77; }
+	luks_fmt "$work/ld0.img" "$lp" 20 luks2 --cipher aes-xts-plain64 --key-size 512 || return 77
 	# the secondary's JSON (16 KiB copies), the primary's JSON, the primary's magic
 	for where in $((16384 + 4096 + 10)) $((4096 + 10)) 0 both; do
 		cp "$work/ld0.img" "$img"
@@ -277,12 +273,7 @@ t_luks_open_damaged() {
 # header (no checksum) with a UUID that would add table arguments is refused.
 t_luks_open_uuid() {
 	local img=$work/lu.img lp=$work/lu.pass sum
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$img" 20 zero
-	cryptsetup luksFormat --type luks1 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="luksFormat --type luks1 failed"; return 77; }
+	luks_fmt "$img" "$lp" 20 luks1 --cipher aes-xts-plain64 --key-size 512 || return 77
 	printf 'y 0 7:0 0 1 allow_discards:0 0 7:0 3276\0' |
 		dd of="$img" bs=1 seek=168 conv=notrunc 2> /dev/null
 	sum=$(sha "$img")
@@ -296,12 +287,7 @@ t_luks_open_uuid() {
 # before any key is asked for (and before device-mapper is asked anything).
 t_luks_open_pin() {
 	local img=$work/lp.img lp=$work/lp.pass
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$img" 20 zero
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="luksFormat failed"; return 77; }
+	luks_fmt "$img" "$lp" 20 luks2 --cipher aes-xts-plain64 --key-size 512 || return 77
 	vx open --expect-key-check 00000000000000000000000000000000 lo "$img" --key-file "$lp"
 	expect_rc 5 "open --expect-key-check of a LUKS volume" || return 1
 	grep -q "expect-key-check" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
@@ -313,12 +299,7 @@ t_luks_open_pin() {
 # A LUKS2 reencryption left unfinished is a state, not a layout: exit 11.
 t_luks_open_reencrypt() {
 	local img=$work/lre2.img lp=$work/lre2.pass
-	printf 'luks pass' > "$lp"
-	chmod 600 "$lp"
-	mkimg "$img" 40 zero
-	cryptsetup luksFormat --type luks2 "${CS_FAST[@]}" --cipher aes-xts-plain64 \
-		--key-size 512 --key-file "$lp" "$img" > /dev/null 2>&1 ||
-		{ why="luksFormat failed"; return 77; }
+	luks_fmt "$img" "$lp" 40 luks2 --cipher aes-xts-plain64 --key-size 512 || return 77
 	cryptsetup reencrypt --init-only --batch-mode --key-file "$lp" --pbkdf pbkdf2 \
 		--pbkdf-force-iterations 1000 "$img" > /dev/null 2>&1 ||
 		{ why="cryptsetup reencrypt --init-only failed"; return 77; }
