@@ -261,8 +261,10 @@ t_kms_signal_stops() {
 	before=$(sha "$work/l.hdr")
 	for sig in TERM INT HUP; do
 		rm -f "$work/hang.pid"
-		# a background job of a script starts with SIGINT ignored: undo that
-		"$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+		# a background job of a script starts with SIGINT ignored, and under
+		# nohup SIGHUP is ignored too (vxts keeps an ignored signal ignored,
+		# as it should): give it default dispositions, as from a terminal
+		"$PY" -c 'import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)]; os.execv(sys.argv[1], sys.argv[1:])' \
 			"$VXTS" keyslot add "$work/l.img" --header "$work/l.hdr" --kms-command "$work/hang" \
 			--kms-timeout 60 --new-key-file /dev/null < /dev/null > "$work/out" 2> "$work/err" &
 		pid=$!
