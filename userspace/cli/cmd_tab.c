@@ -440,7 +440,7 @@ out:
  * A program (KMS helper) or library (PKCS#11 module) the entry makes root
  * run: a regular file owned by root (or by whoever runs vxts) that neither
  * group nor others may write, in directories up to / that only their owner
- * may change. 0, or -EPERM with the problem and the fix in @why.
+ * may change (or sticky ones, where only an entry's owner may replace it). 0, or -EPERM with the problem and the fix in @why.
  */
 static int cli_tab_owner_ok(const char *what, const char *path, const char *f,
 			    const struct stat *st, char *why, size_t len)
@@ -450,6 +450,10 @@ static int cli_tab_owner_ok(const char *what, const char *path, const char *f,
 			 "`chown root: %s`", what, path, f, st->st_uid, what, f);
 		return -EPERM;
 	}
+	/* sticky (/tmp): others may add entries but not replace ours, which
+	 * are checked in turn (owner, mode) one level further down */
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
+		return 0;
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && S_ISDIR(st->st_mode)) {
 		snprintf(why, len, "%s %s: directory %s is writable by group/others (mode "
 			 "%04o) and the %s runs as root: move it under a directory only "
