@@ -254,12 +254,17 @@ fs_verify /mnt/b mirb-cut "b after the reboot (seed + writer's durable files)"
 i=0
 while :; do
 	vxts status bootb --json > st.json 2>&1 || { cat st.json; fail "vxts status bootb: exit $?"; }
-	grep -q '"convert":"encrypt"' st.json || break
+	# done: the final table is in and the converter has exited (it logs
+	# and drops its lock a moment after the reload)
+	if ! grep -q '"convert":"encrypt"' st.json && ! grep -q '"running":true' st.json; then
+		break
+	fi
 	i=$((i + 1))
 	[ "$i" -lt 600 ] || { cat /run/vxts/bootb.log; fail "background conversion not done after 300 s"; }
 	sleep 0.5
 done
 sed 's/^/   log: /' /run/vxts/bootb.log | tail -n 3
+grep -q '"convert":"none"' st.json || { cat st.json; fail "bootb is not fully converted"; }
 grep -q '"running":false' st.json || { cat st.json; fail "converter still registered after the end"; }
 [ "$(dm_target_of bootb)" = vxts ] && [ -z "$(dm_field bootb convert)" ] ||
 	fail "bootb is not the plain vxts table after the background conversion"
