@@ -121,9 +121,9 @@ static void prerekey_backup_refused(void **state)
 	assert_int_equal(vxts_convert_start(v, VXTS_DIR_REENCRYPT, &co, &f.kek, 1), 0);
 	assert_int_equal(vxts_convert(v, &co), 0);
 	vxts_close(v);
-	assert_int_equal(vxts_header_restore(dev, hdr, bak), -EBUSY);
+	assert_int_equal(vxts_header_restore(dev, hdr, bak), -ESTALE);
 	assert_non_null(strstr(vxts_error_detail(), "re-keyed"));
-	assert_int_equal(vxts_header_restore_flags(dev, hdr, bak, VXTS_RESTORE_FORCE), -EBUSY);
+	assert_int_equal(vxts_header_restore_flags(dev, hdr, bak, VXTS_RESTORE_FORCE), -ESTALE);
 	unlink(dev);
 	unlink(hdr);
 	unlink(bak);
@@ -148,7 +148,7 @@ static void inprogress_backup_needs_force(void **state)
 	fd = open(hdr, O_WRONLY);
 	assert_int_equal(pwrite(fd, zero, sizeof(zero), 0), (ssize_t)sizeof(zero));
 	close(fd);
-	assert_int_equal(vxts_header_restore(dev, hdr, bak), -EBUSY);
+	assert_int_equal(vxts_header_restore(dev, hdr, bak), -ESTALE);
 	assert_non_null(strstr(vxts_error_detail(), "middle of encrypt"));
 	assert_int_equal(vxts_header_restore_flags(dev, hdr, bak, VXTS_RESTORE_FORCE), 0);
 	assert_int_equal(vxts_open(dev, hdr, VXTS_OPEN_READONLY, &v), 0);

@@ -99,6 +99,7 @@ int cli_exit_code(int r)
 	case ENOKEY: return CLI_EXIT_NO_KEY;
 	case EMEDIUMTYPE: return CLI_EXIT_NOT_PLAIN;
 	case EEXIST: return CLI_EXIT_VXTS_THERE;
+	case ESTALE: return CLI_EXIT_STATE;	/* header restore: the backup is stale */
 	case EUCLEAN: return CLI_EXIT_RECORD;
 	case ENOTRECOVERABLE: return CLI_EXIT_UNIT_LOST;
 	case EKEYREJECTED: return CLI_EXIT_WRONG_KEY;	/* a token refused the PIN */

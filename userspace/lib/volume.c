@@ -1094,23 +1094,27 @@ static int vol_restore_guard(struct vxts_dev *hdr, uint64_t base, const struct v
 	int r = 0;
 
 	if (b->direction != VXTS_DIR_NONE && !(flags & VXTS_RESTORE_FORCE))
-		return vxts_err(-EBUSY, "backup was taken in the middle of %s (boundary %llu): "
+		return vxts_err(-ESTALE, "backup was taken in the middle of %s (boundary %llu): "
 				"restoring it is safe only if nothing was converted since; "
-				"force it if you are sure", vxts_direction_name(b->direction),
+				"add --force if you are sure", vxts_direction_name(b->direction),
 				(unsigned long long)b->boundary);
 	if (vxts_hdr_load(hdr, base, &cur, &l))
 		return 0;	/* nothing valid there: the case restore exists for */
 	if (memcmp(cur.uuid, b->uuid, VXTS_UUID_SIZE))
 		r = vxts_err(-EINVAL, "backup belongs to another volume (UUID differs)");
 	else if (cur.key_gen != b->key_gen)
-		r = vxts_err(-EBUSY, "backup is stale: the volume was re-keyed since (key "
+		r = vxts_err(-ESTALE, "backup is stale: the volume was re-keyed since (key "
 			     "generation %llu, backup %llu); its keyslots open a key the data "
-			     "no longer uses", (unsigned long long)cur.key_gen,
+			     "no longer uses (--force does not override this): use a backup "
+			     "taken after the re-key, and take a new one with `vxts header "
+			     "backup`", (unsigned long long)cur.key_gen,
 			     (unsigned long long)b->key_gen);
 	else if (cur.state != b->state || cur.direction != b->direction ||
 		 cur.boundary != b->boundary || cur.win_len != b->win_len)
-		r = vxts_err(-EBUSY, "backup is stale: the volume's conversion state moved on "
-			     "since (restoring it would lose data)");
+		r = vxts_err(-ESTALE, "backup is stale: the volume's conversion state moved on "
+			     "since (restoring it would lose data; --force does not override "
+			     "this): the live header is intact, take a new backup with `vxts "
+			     "header backup`");
 	vxts_wipe(&cur, sizeof(cur));
 	return r;
 }

@@ -52,6 +52,8 @@
  *             encrypted already); the caller may retry with force
  *   -EEXIST   encrypt: the device already carries a vxts header (at its end,
  *             or below it after a resize); not overridable
+ *   -ESTALE   header restore: the backup is older than the live header (a
+ *             re-key or conversion since, or taken mid-conversion)
  * Keys are only ever passed in caller memory (use vxts_secure_alloc()) and
  * copied into locked library memory that is wiped on vxts_close().
  */
@@ -311,7 +313,8 @@ int vxts_sync_dir_of(const char *path);
  * file, NULL = at the end): copy 2, sync, copy 1, sync, so a cut leaves one
  * whole copy. The backup must decode; if the present header still decodes
  * its UUID must match (else -EINVAL). Takes the same locks as a read-write
- * open. Refused with -EBUSY:
+ * open (-EBUSY when another holds them). Refused with -ESTALE (waiting does
+ * not help; a newer backup does):
  *   - a backup taken mid-conversion (direction not none), unless
  *     VXTS_RESTORE_FORCE: its boundary is right only if nothing was
  *     converted since, which vxts cannot check when the live header is gone;
