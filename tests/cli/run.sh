@@ -585,7 +585,8 @@ t_not_plaintext() {
 	command -v mkfs.ext4 > /dev/null || { why="no mkfs.ext4"; return 77; }
 	img=$work/npfs.img
 	mkimg "$img" 32 zero
-	mkfs.ext4 -q -F "$img" || { why="mkfs.ext4 failed"; return 1; }
+	# 4 KiB blocks: encrypt refuses 1 KiB ones under 4096-byte units
+	mkfs.ext4 -q -F -b 4096 "$img" || { why="mkfs.ext4 failed"; return 1; }
 	vx_noforce encrypt "$img" --header "$work/npfs.hdr" --key-file "$work/k1"
 	expect_rc 0 "ext4 image without --force" || return 1
 }

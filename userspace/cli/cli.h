@@ -219,6 +219,11 @@ int cli_recovery_new(struct cli_key *k, char *text);
  * --recovery-key-file (0600, never overwritten). Returns 0 or an exit code. */
 int cli_recovery_setup(const struct cli_opts *o, const char *verb,
 		       const struct cli_key *unlock);
+/* --recovery-key-file OUT already there: 0, or the usage exit after the message. */
+/* 0, or -EINVAL (detail set) when the filesystem on o->pos[0] writes blocks
+ * smaller than the data unit (cmd_online.c). */
+int cli_fs_unit_check(const struct cli_opts *o, const char *verb);
+int cli_recovery_out_check(const struct cli_opts *o, const char *verb);
 
 /* progress.c */
 struct cli_progress {
@@ -252,6 +257,9 @@ struct vxts_info;
 struct vxts_argon2_params;
 int cli_fail(const struct cli_opts *o, const char *verb, const char *dev,
 	     int r, int code);
+/* cli_fail()'s JSON object alone (for a message already on stderr) */
+void cli_json_fail(const struct cli_opts *o, const char *verb, const char *dev,
+		   const char *msg, int r, int code);
 int cli_open(const struct cli_opts *o, const char *verb, bool rw,
 	     struct vxts_volume **v);
 /* --expect-key-check: 0, or -EBADMSG (message given) when @v's key differs. */

@@ -224,6 +224,13 @@ static int cli_encrypt_prepare(struct cli_conv *c, struct cli_key *k)
 		return cli_fail(o, c->verb, o->pos[0], r,
 				r == -EINVAL ? CLI_EXIT_UNSUITABLE : 0);
 	(void)cli_detail_take();	/* "no header" is expected here */
+	r = cli_recovery_out_check(o, c->verb);
+	if (r)
+		return r;
+	r = cli_fs_unit_check(o, c->verb);
+	if (r)
+		return cli_fail(o, c->verb, o->pos[0], r,
+				r == -EINVAL ? CLI_EXIT_UNSUITABLE : 0);
 	r = cli_key_get(k, o, CLI_KEY_UNLOCK, true);
 	if (r)
 		return cli_fail(o, c->verb, o->pos[0], r, 0);

@@ -62,6 +62,9 @@ int cli_cmd_format(const struct cli_opts *o)
 		cli_detail("not confirmed: add --yes to format %s", o->pos[0]);
 		return cli_fail(o, "format", o->pos[0], -ECANCELED, CLI_EXIT_USAGE);
 	}
+	r = cli_recovery_out_check(o, "format");
+	if (r)
+		return r;
 	if (cli_argon2(o, &a))
 		fo.argon2 = &a;
 	r = cli_key_get(&k, o, CLI_KEY_UNLOCK, true);

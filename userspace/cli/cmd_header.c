@@ -36,11 +36,13 @@ int cli_cmd_header_backup(const struct cli_opts *o)
 	if (!r)
 		r = vxts_header_backup(v, o->pos[1]);
 	vxts_close(v);
+	/* FILE there is a usage error: -EEXIST alone would read "vxts header present" */
 	if (r == -EEXIST)
-		cli_detail("%s exists: choose a new file name (a backup never "
-			   "overwrites)", o->pos[1]);
+		cli_detail("%s exists: choose another name (a backup never "
+			   "overwrites a file)", o->pos[1]);
 	if (r)
-		return cli_fail(o, "header backup", o->pos[0], r, 0);
+		return cli_fail(o, "header backup", o->pos[0], r,
+				r == -EEXIST ? CLI_EXIT_USAGE : 0);
 	cli_header_print(o, "header backup", "saved to");
 	return CLI_EXIT_OK;
 }

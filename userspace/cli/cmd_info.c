@@ -20,13 +20,32 @@
 #include "secmem.h"
 #include "vxts.h"
 
+/*
+ * A read-only open without --header fails -EINVAL when the device is too
+ * small to hold a header at its end: for the verbs that only look, that is
+ * "no vxts volume here" (8), like any other device without a header.
+ */
+static int cli_info_open(const struct cli_opts *o, const char *verb,
+			 struct vxts_volume **v)
+{
+	int r = cli_open(o, verb, false, v);
+
+	if (r == -EINVAL && !o->header) {
+		(void)cli_detail_take();
+		cli_detail("no vxts header on %s: it is too small to hold one at its end",
+			   o->pos[0]);
+		r = -ENODATA;
+	}
+	return r;
+}
+
 static int cli_info_read(const struct cli_opts *o, const char *verb,
 			 struct vxts_info *in)
 {
 	struct vxts_volume *v;
 	int r;
 
-	r = cli_open(o, verb, false, &v);
+	r = cli_info_open(o, verb, &v);
 	if (!r)
 		r = vxts_info(v, in);
 	vxts_close(v);
@@ -302,7 +321,7 @@ int cli_cmd_dump(const struct cli_opts *o)
 	int r;
 
 	/* a key given (or a pin to check) unlocks: dump then shows key_check */
-	r = cli_open(o, "dump", false, &v);
+	r = cli_info_open(o, "dump", &v);
 	if (!r && (o->volume_key || (o->given & key_opts)))
 		r = cli_unlock(o, v);
 	if (!r)

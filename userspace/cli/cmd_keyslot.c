@@ -87,9 +87,28 @@ static void cli_keyslot_print(const struct cli_opts *o, const char *verb,
 	cli_json_end(&j);
 }
 
-static int cli_keyslot_errcode(int r)
+/*
+ * After the volume is open and unlocked, -EBUSY is the library refusing a
+ * change during a re-key (state, 11); from the open itself it is the lock
+ * of another vxts (busy, 4: retry later), so @opened says which.
+ */
+static int cli_keyslot_errcode(int r, bool opened)
 {
+	if (!opened)
+		return 0;
 	return r == -ENOSPC || r == -EEXIST || r == -EBUSY ? CLI_EXIT_STATE : 0;
+}
+
+/* --recovery-key-file OUT must not exist: checked before anything is opened. */
+int cli_recovery_out_check(const struct cli_opts *o, const char *verb)
+{
+	const char *out = o->recovery_key_file;
+
+	if (!out || !strcmp(out, "-") || access(out, F_OK))
+		return 0;
+	cli_detail("%s exists: a recovery key is never written over a file; choose "
+		   "another name for --recovery-key-file", out);
+	return cli_fail(o, verb, o->pos[0], -EEXIST, CLI_EXIT_USAGE);
 }
 
 /* ---- recovery key ---------------------------------------------------------------- */
@@ -176,16 +195,22 @@ int cli_recovery_setup(const struct cli_opts *o, const char *verb,
 	struct vxts_volume *v = NULL;
 	int slot = -1, r;
 
+	bool opened = false;
+
 	r = cli_open(o, verb, true, &v);
 	if (!r)
 		r = cli_unlock_with(v, unlock);
-	if (!r)
+	if (!r) {
+		opened = true;
 		r = cli_recovery_add(o, v, &slot);
+	}
 	if (!r)
 		cli_keyslot_stale_warn(o, v);
 	vxts_close(v);
+	if (r == -EEXIST && opened && !access(o->recovery_key_file, F_OK))
+		return cli_fail(o, verb, o->pos[0], r, CLI_EXIT_USAGE);
 	if (r)
-		return cli_fail(o, verb, o->pos[0], r, cli_keyslot_errcode(r));
+		return cli_fail(o, verb, o->pos[0], r, cli_keyslot_errcode(r, opened));
 	if (strcmp(o->recovery_key_file, "-"))
 		cli_info(o, "%s: recovery key (keyslot %d) written to %s: store it offline, "
 			 "apart from the disk", o->pos[0], slot, o->recovery_key_file);
@@ -230,15 +255,20 @@ int cli_cmd_keyslot_add(const struct cli_opts *o)
 {
 	struct vxts_volume *v = NULL;
 	struct vxts_info in;
+	bool opened;
 	int slot = -1, r;
 
+	r = cli_recovery_out_check(o, "keyslot add");
+	if (r)
+		return r;
 	r = cli_keyslot_open(o, "keyslot add", &v, &in);
+	opened = !r;
 	if (!r && o->recovery_key_file)
 		r = cli_recovery_add(o, v, &slot);
 	else if (!r)
 		r = slot = cli_keyslot_with_new(o, v, cli_keyslot_add_fn, o->slot);
 	if (r < 0) {
-		r = cli_fail(o, "keyslot add", o->pos[0], r, cli_keyslot_errcode(r));
+		r = cli_fail(o, "keyslot add", o->pos[0], r, cli_keyslot_errcode(r, opened));
 	} else {
 		r = 0;
 		cli_keyslot_pubkey_warn(o, v, slot);
@@ -254,6 +284,7 @@ int cli_cmd_keyslot_rotate(const struct cli_opts *o)
 	struct vxts_volume *v = NULL;
 	struct vxts_info in;
 	char what[64];
+	bool opened;
 	int r;
 
 	if (o->slot < 0) {
@@ -261,11 +292,13 @@ int cli_cmd_keyslot_rotate(const struct cli_opts *o)
 		return CLI_EXIT_USAGE;
 	}
 	r = cli_keyslot_open(o, "keyslot rotate", &v, &in);
+	opened = !r;
 	if (!r)
 		r = cli_keyslot_with_new(o, v, cli_keyslot_rotate_fn, o->slot);
 	if (r < 0) {
 		r = cli_fail(o, "keyslot rotate", o->pos[0], r,
-			     r == -ENOENT || r == -EINVAL ? CLI_EXIT_STATE : cli_keyslot_errcode(r));
+			     opened && (r == -ENOENT || r == -EINVAL) ? CLI_EXIT_STATE :
+			     cli_keyslot_errcode(r, opened));
 	} else {
 		cli_keyslot_pubkey_warn(o, v, r);
 		snprintf(what, sizeof(what), "replaced by keyslot %d", r);
@@ -308,7 +341,7 @@ int cli_cmd_keyslot_remove(const struct cli_opts *o)
 	if (r)
 		r = cli_fail(o, "keyslot remove", o->pos[0], r,
 			     r == -EPERM || r == -EINVAL ? CLI_EXIT_STATE :
-			     cli_keyslot_errcode(r));
+			     cli_keyslot_errcode(r, true));
 	else
 		cli_keyslot_print(o, "keyslot remove", o->slot, "removed", v);
 out:

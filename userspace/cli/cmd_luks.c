@@ -308,7 +308,6 @@ static void cli_luks_export_print(const struct cli_opts *o, const struct vxts_in
 
 	if (o->json) {
 		cli_json_result(&j, o, "luks export");
-		cli_json_str(&j, "device", o->pos[0]);
 		cli_json_str(&j, "file", o->pos[1]);
 		cli_json_str(&j, "uuid", in->uuid_str);
 		cli_json_u64(&j, "sector_size", in->unit_size);

@@ -122,27 +122,29 @@ static int cli_onl_format(struct cli_onl *c)
 }
 
 /*
- * The mapping's data unit is the smallest IO it accepts: a filesystem on
- * DEVICE that writes smaller blocks (ext4 -b 1024, XFS with 512-byte
- * sectors) would see its writes refused. Refuse before anything is written.
+ * A mapping's data unit is the smallest IO it accepts: a filesystem on
+ * DEVICE (@o->pos[0]) that writes smaller blocks (ext4 -b 1024, XFS with
+ * 512-byte sectors) would see its writes refused once it is mounted through
+ * dm-vxts, online or after an offline encrypt. Refuse before anything is
+ * written: -EINVAL with the detail set.
  */
-static int cli_onl_unit_check(struct cli_onl *c)
+int cli_fs_unit_check(const struct cli_opts *o, const char *verb)
 {
 	struct vxts_volume *v;
 	struct vxts_info in;
-	uint32_t unit = c->o->sector_size ? c->o->sector_size : 4096, fs = 0;
+	uint32_t unit = o->sector_size ? o->sector_size : 4096, fs = 0;
 	int r;
 
-	if (!cli_open(&c->od, c->verb, false, &v) && !vxts_info(v, &in))
+	if (!cli_open(o, verb, false, &v) && !vxts_info(v, &in))
 		unit = in.unit_size;
 	vxts_close(v);
 	(void)cli_detail_take();
-	r = vxts_online_fs_min_io(c->dev, &fs);
+	r = vxts_online_fs_min_io(o->pos[0], &fs);
 	if (r || !fs || fs >= unit)
 		return r;
 	cli_detail("the filesystem on %s issues %u-byte IO, which a %u-byte data unit "
-		   "refuses: use --sector-size 512 (a new header) or leave it offline",
-		   c->dev, fs, unit);
+		   "refuses once mapped: use --sector-size 512 (a new header)",
+		   o->pos[0], fs, unit);
 	return -EINVAL;
 }
 
@@ -467,7 +469,7 @@ int cli_online_convert(const struct cli_opts *o, int dir)
 	}
 	if (there != 1) {
 		if (dir == VXTS_DIR_ENCRYPT)
-			r = cli_onl_unit_check(&c);
+			r = cli_fs_unit_check(&c.od, c.verb);
 		if (!r && takeover && (r = cli_onl_lvm_ok(&c))) {
 			r = cli_onl_fail(&c, r, CLI_EXIT_USAGE);
 			goto out;

@@ -51,17 +51,24 @@ static const char *cli_tab_path(const struct cli_opts *o)
 	return o->tab ? o->tab : VXTS_TAB_PATH;
 }
 
-static int cli_tab_load(const struct cli_opts *o, struct vxts_tab *t)
+/* @json: the caller stops here, so --json gets the failure object */
+static int cli_tab_load(const struct cli_opts *o, const char *verb, bool json,
+			struct vxts_tab *t)
 {
 	struct vxts_tab_error err;
+	char msg[600];
 	int r = vxts_tab_load(cli_tab_path(o), t, &err);
 
 	if (!r)
 		return 0;
 	if (err.line)
-		cli_err("%s line %u: %s", cli_tab_path(o), err.line, err.msg);
+		snprintf(msg, sizeof(msg), "%s line %u: %s", cli_tab_path(o), err.line,
+			 err.msg);
 	else
-		cli_err("%s", err.msg);
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+	cli_err("%s", msg);
+	if (json)
+		cli_json_fail(o, verb, cli_tab_path(o), msg, r, CLI_EXIT_USAGE);
 	return CLI_EXIT_USAGE;
 }
 
@@ -956,7 +963,7 @@ int cli_cmd_tab_open(const struct cli_opts *o)
 	struct cli_json j;
 	int i, n, code = 0;
 
-	code = cli_tab_load(o, &t);
+	code = cli_tab_load(o, "tab open", true, &t);
 	if (code)
 		return code;
 	code = cli_tab_select(o, &t, sel, &n);
@@ -1012,7 +1019,7 @@ int cli_cmd_tab_resume(const struct cli_opts *o)
 	struct vxts_tab t;
 	int r;
 
-	r = cli_tab_load(o, &t);
+	r = cli_tab_load(o, "tab resume", true, &t);
 	if (r)
 		return r;
 	e = vxts_tab_find(&t, o->pos[0]);
@@ -1162,7 +1169,7 @@ int cli_cmd_tab_close(const struct cli_opts *o)
 	struct cli_json j;
 	int i, n, code;
 
-	code = cli_tab_load(o, &t);
+	code = cli_tab_load(o, "tab close", !o->npos, &t);
 	if (code && !o->npos)
 		return code;
 	if (code)
@@ -1333,7 +1340,7 @@ int cli_cmd_tab_check(const struct cli_opts *o)
 	struct cli_json j;
 	int i, n, code;
 
-	code = cli_tab_load(o, &t);
+	code = cli_tab_load(o, "tab check", true, &t);
 	if (code)
 		return code;
 	code = cli_tab_select(o, &t, sel, &n);
@@ -1494,7 +1501,7 @@ int cli_cmd_tab_generate(const struct cli_opts *o)
 
 	if (stat(cli_tab_path(o), &st) && errno == ENOENT)
 		return 0;			/* no table, no units */
-	r = cli_tab_load(o, &t);
+	r = cli_tab_load(o, "tab generate", false, &t);
 	if (r)
 		return r;
 	if (t.n)

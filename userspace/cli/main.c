@@ -160,7 +160,10 @@ static void cli_usage(FILE *f)
 		fprintf(f, "  %-28s %s\n", left, cli_verbs[i].summary);
 	}
 	fprintf(f, "\n`%s VERB --help` lists a verb's options.\n"
-		"Keys come only from --key-file, --passphrase-file or a prompt on a TTY.\n"
+		"Keys come only from --key-file, --passphrase-file, a PKCS#11 token\n"
+		"(--pkcs11-uri), a KMS helper (--kms-command), a recovery key\n"
+		"(--use-recovery-key; --recovery-key-file makes one) or a prompt on a TTY;\n"
+		"never from argv or the environment.\n"
 		"\nexit codes:\n", cli_prog);
 	for (i = 0; cli_exit_help[i]; i++)
 		fprintf(f, "%s\n", cli_exit_help[i]);

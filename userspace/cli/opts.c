@@ -54,7 +54,7 @@ const struct cli_opt_desc cli_opt_table[OPT_COUNT] = {
 	[OPT_HEADER] = { "header", "PATH",
 		"detached header: a file or device instead of the data device" },
 	[OPT_HEADER_AT_END] = { "header-at-end", NULL,
-		"keep the header in the last MiB of the device (no shrink needed)" },
+		"keep the header in the last 16 MiB of the device (no shrink needed)" },
 	[OPT_KEY_FILE] = { "key-file", "PATH",
 		"KEK from a file of raw key material (any length, read as is)" },
 	[OPT_PASSPHRASE_FILE] = { "passphrase-file", "PATH",

@@ -70,20 +70,27 @@ int cli_fail(const struct cli_opts *o, const char *verb, const char *dev,
 	else
 		snprintf(msg, sizeof(msg), "%s", detail);
 	cli_err("%s %s: %s", verb, dev, msg);
-	if (o->json) {
-		struct cli_json j;
-
-		cli_json_begin(&j, stdout);
-		cli_json_bool(&j, "ok", false);
-		cli_json_str(&j, "verb", verb);
-		cli_json_str(&j, "device", dev);
-		cli_json_str(&j, "error", msg);
-		cli_json_i64(&j, "errno", -r);
-		cli_json_i64(&j, "exit_code", code);
-		cli_json_str(&j, "exit_name", cli_exit_name(code));
-		cli_json_end(&j);
-	}
+	cli_json_fail(o, verb, dev, msg, r, code);
 	return code;
+}
+
+/* The failure object (docs/schema/error.json) on stdout, under --json only. */
+void cli_json_fail(const struct cli_opts *o, const char *verb, const char *dev,
+		   const char *msg, int r, int code)
+{
+	struct cli_json j;
+
+	if (!o->json)
+		return;
+	cli_json_begin(&j, stdout);
+	cli_json_bool(&j, "ok", false);
+	cli_json_str(&j, "verb", verb);
+	cli_json_str(&j, "device", dev);
+	cli_json_str(&j, "error", msg);
+	cli_json_i64(&j, "errno", -r);
+	cli_json_i64(&j, "exit_code", code);
+	cli_json_str(&j, "exit_name", cli_exit_name(code));
+	cli_json_end(&j);
 }
 
 /*
@@ -195,6 +202,15 @@ void cli_json_slots(struct cli_json *j, const struct vxts_info *in)
 	for (i = 0; i < VXTS_KEYSLOTS; i++) {
 		const struct vxts_keyslot_info *s = &in->slots[i];
 
+		/* a damaged entry opens nothing but takes a slot: list it to be cleared */
+		if (!s->in_use && s->damaged) {
+			cli_json_obj_open(j, NULL);
+			cli_json_u64(j, "slot", i);
+			cli_json_str(j, "type", "damaged");
+			cli_json_u64(j, "entries", 1);
+			cli_json_obj_close(j);
+			continue;
+		}
 		if (!s->in_use || s->type == VXTS_KEK_CONT)
 			continue;
 		cli_json_obj_open(j, NULL);
@@ -266,6 +282,6 @@ void cli_json_result(struct cli_json *j, const struct cli_opts *o,
 	cli_json_str(j, "verb", verb);
 	cli_json_str(j, "device", o->pos[0]);
 	if (o->header)
-		cli_json_str(j, "header", o->header);
+		cli_json_str(j, "header_path", o->header);
 	cli_json_i64(j, "exit_code", 0);
 }
