@@ -97,11 +97,16 @@ for fs in ext4 xfs; do
 	if kill -0 "$enc" 2> /dev/null && [ -n "$(dm_field of convert)" ]; then
 		vxts pause of > pause.out 2>&1 || { rc=$?; cat pause.out; fail "vxts pause: exit $rc"; }
 		b1=$(dm_boundary of)
-		[ "$(dm_field of window)" = - ] || fail "paused, but window $(dm_field of window) is held"
-		sleep 1
-		[ "$(dm_boundary of)" = "$b1" ] || fail "paused, but the boundary moved $b1 -> $(dm_boundary of)"
-		vxts resume of > resume.out 2>&1 || { rc=$?; cat resume.out; fail "vxts resume: exit $rc"; }
-		echo "   paused at sector $b1 for 1 s ($(cat pause.out))"
+		if [ -z "$(dm_field of convert)" ]; then
+			# the last window ended while the pause was asked for
+			echo "   note: encrypt finished while pausing ($(cat pause.out))"
+		else
+			[ "$(dm_field of window)" = - ] || fail "paused, but window $(dm_field of window) is held"
+			sleep 1
+			[ "$(dm_boundary of)" = "$b1" ] || fail "paused, but the boundary moved $b1 -> $(dm_boundary of)"
+			vxts resume of > resume.out 2>&1 || { rc=$?; cat resume.out; fail "vxts resume: exit $rc"; }
+			echo "   paused at sector $b1 for 1 s ($(cat pause.out))"
+		fi
 	else
 		echo "   note: encrypt finished before the pause check"
 	fi
