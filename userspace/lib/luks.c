@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "luks.h"
+#include "newfile.h"
 #include "secmem.h"
 #include "vxts.h"
 
@@ -630,70 +631,6 @@ int vxts_luks_volume_key(struct vxts_luks *l, const uint8_t *pass, size_t len, u
 
 /* ---- export ------------------------------------------------------------------------ */
 
-/* The directory of @path ("." for a bare name) into @buf. */
-static int luks_dir_of(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return snprintf(buf, len, ".") < (int)len ? 0 : -ENAMETOOLONG;
-	if (slash == path)
-		return snprintf(buf, len, "/") < (int)len ? 0 : -ENAMETOOLONG;
-	return snprintf(buf, len, "%.*s", (int)(slash - path), path) < (int)len ? 0 : -ENAMETOOLONG;
-}
-
-/*
- * The new header is written into a file no one else can reach: unnamed
- * (O_TMPFILE) in FILE's directory, or, on a file system without it, a
- * private name made with mkostemp (@tmp, unlinked again by the caller).
- * libcryptsetup writes it through /proc/self/fd/N, so a link planted at
- * FILE's name is never followed, and FILE appears only once it is whole.
- */
-static int luks_create_tmp(const char *file, char *tmp, size_t tmp_len)
-{
-	char dir[4096];
-	int fd, r;
-
-	tmp[0] = 0;
-	r = luks_dir_of(file, dir, sizeof(dir));
-	if (r)
-		return vxts_err(r, "path too long: %s", file);
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 && (errno == EISDIR || errno == EINVAL || errno == EOPNOTSUPP)) {
-		if (snprintf(tmp, tmp_len, "%s/.vxts-luks-export.XXXXXX", dir) >= (int)tmp_len)
-			return vxts_err(-ENAMETOOLONG, "path too long: %s", file);
-		fd = mkostemp(tmp, O_CLOEXEC);
-		if (fd < 0)
-			tmp[0] = 0;
-	}
-	if (fd < 0)
-		return vxts_err(-errno, "cannot create a file in %s: %s", dir, strerror(errno));
-	if (ftruncate(fd, 4096)) {
-		r = -errno;
-		close(fd);
-		if (tmp[0])
-			unlink(tmp);
-		return vxts_err(r, "cannot size the new header for %s", file);
-	}
-	return fd;
-}
-
-/* Gives the finished file @fd the name @file (never replacing one), durably. */
-static int luks_publish(int fd, const char *tmp, const char *file)
-{
-	char proc[64];
-
-	if (fsync(fd))
-		return vxts_err(-errno, "cannot sync the new header for %s", file);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (tmp[0] ? link(tmp, file) : linkat(AT_FDCWD, proc, AT_FDCWD, file, AT_SYMLINK_FOLLOW))
-		return errno == EEXIST ? vxts_err(-EEXIST, "%s exists: choose a new file name "
-						  "(export never overwrites)", file)
-				       : vxts_err(-errno, "cannot create %s: %s", file,
-						  strerror(errno));
-	return vxts_sync_dir_of(file);
-}
-
 static int luks_format(struct crypt_device *cd, const struct vxts_luks_export *e,
 		       const uint8_t *key, size_t key_len, const uint8_t *pass, size_t pass_len)
 {
@@ -725,32 +662,40 @@ static int luks_format(struct crypt_device *cd, const struct vxts_luks_export *e
 	return r < 0 ? r : 0;
 }
 
+/*
+ * The header is written into a file no one else can reach (newfile.h):
+ * libcryptsetup writes it through /proc/self/fd/N, so a link planted at
+ * FILE's name is never followed, and FILE appears only once it is whole.
+ */
 int vxts_luks_export(const struct vxts_luks_export *e, const uint8_t *key, size_t key_len,
 		     const uint8_t *pass, size_t pass_len)
 {
 	struct crypt_device *cd = NULL;
-	char tmp[4200], proc[64];
-	int fd, r;
+	struct vxts_newfile nf;
+	int r;
 
 	vxts_err_clear();
-	fd = luks_create_tmp(e->file, tmp, sizeof(tmp));
-	if (fd < 0)
-		return fd;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = vxts_newfile_open(&nf, e->file, 4096);
+	if (r)
+		return vxts_err(r, "cannot create a file beside %s: %s", e->file, strerror(-r));
 	luks_setup();
-	r = crypt_init(&cd, proc);
+	r = crypt_init(&cd, nf.proc);
 	if (!r) {
 		crypt_set_log_callback(cd, luks_log, NULL);
 		r = luks_format(cd, e, key, key_len, pass, pass_len);
 	}
 	crypt_free(cd);
-	if (r)
+	if (r) {
 		r = vxts_err(r, "cannot write the LUKS2 header %s%s%s", e->file,
 			     luks_last_log[0] ? ": " : "", luks_last_log);
-	else
-		r = luks_publish(fd, tmp, e->file);
-	if (tmp[0])
-		unlink(tmp);
-	close(fd);
+	} else {
+		r = vxts_newfile_link(&nf, e->file);
+		if (r == -EEXIST)
+			r = vxts_err(r, "%s exists: choose a new file name (export never "
+				     "overwrites)", e->file);
+		else if (r)
+			r = vxts_err(r, "cannot create %s: %s", e->file, strerror(-r));
+	}
+	vxts_newfile_close(&nf);
 	return r;
 }

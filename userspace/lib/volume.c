@@ -16,6 +16,7 @@
 #include "convert.h"
 #include "error.h"
 #include "kdf.h"
+#include "newfile.h"
 #include "placement.h"
 #include "secmem.h"
 #include "volume.h"
@@ -420,26 +421,9 @@ static int vol_format_plain_checks(struct vxts_dev *d, const struct vxts_format_
  * durable before any data is converted under it. O_NOFOLLOW: never write the
  * key through a symlink someone planted.
  */
-/* The directory part of @path ("." for a bare name); NULL when out of memory. */
-static char *vol_dir_of(const char *path)
-{
-	char *dir = strdup(path), *slash;
-
-	if (!dir)
-		return NULL;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return dir;
-}
-
 int vxts_sync_dir_of(const char *path)
 {
-	char *dir = vol_dir_of(path);
+	char *dir = vxts_dir_of(path);
 	int fd, r = 0;
 
 	if (!dir)
@@ -455,48 +439,25 @@ int vxts_sync_dir_of(const char *path)
 
 /*
  * A new header file appears under its name already at its full size and
- * durable: it is made unnamed (O_TMPFILE), sized, synced, then linked. A kill
- * at any point leaves either no file or a zero-filled one ("no vxts volume",
- * re-run the command), never a short file that reads as a corrupt header.
- * Returns an fd of the file at @path, or -errno; -EOPNOTSUPP when the file
- * system has no O_TMPFILE.
+ * durable (newfile.h): a kill leaves either no file or a zero-filled one
+ * ("no vxts volume", re-run the command), never a short file that reads as
+ * a corrupt header. An existing file (a resumed run) is opened as it is.
  */
-static int vol_create_header_tmpfile(const char *path)
-{
-	char *dir = vol_dir_of(path), proc[64];
-	int fd, r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	free(dir);
-	if (fd < 0)
-		return errno == EISDIR || errno == EINVAL || errno == EOPNOTSUPP ?
-			-EOPNOTSUPP : -errno;
-	if (ftruncate(fd, VXTS_HEADER_AREA_SIZE) || fsync(fd))
-		r = -errno;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (!r && linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
-		r = -errno;
-	if (r) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static int vol_create_header_file(const char *path)
 {
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct vxts_newfile nf;
 	struct stat st;
 	int r = 0;
 
 	if (fd < 0 && errno == ENOENT) {
-		fd = vol_create_header_tmpfile(path);
-		if (fd == -EEXIST || fd == -EOPNOTSUPP) /* raced, or no O_TMPFILE */
-			fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		else if (fd < 0)
-			errno = -fd;
+		r = vxts_newfile_open(&nf, path, VXTS_HEADER_AREA_SIZE);
+		if (!r)
+			r = vxts_newfile_link(&nf, path);
+		vxts_newfile_close(&nf);
+		if (r != -EEXIST)	/* else another run made it meanwhile: use it */
+			return r ? vxts_err(r, "cannot create header file %s", path) : 0;
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0 && errno == ELOOP)
 		return vxts_err(-ELOOP, "header file %s is a symbolic link: give the real path",
