@@ -460,26 +460,68 @@ PYEOF
 	expect_rc 2 "malformed pin" || return 1
 }
 
+# ---- kills at random moments -----------------------------------------------
+# A fixed sleep before the kill misses a command that finishes sooner on a
+# faster machine (CI once saw 15 runs and no kill). So the kill lands at a
+# uniformly random moment of the command's own measured run time, and only a
+# run whose exit status says SIGKILL (137) counts as killed.
+
+exec {never_fd}<> <(:)
+pause_us() { # <microseconds>: sleep without forking (read times out on a silent pipe)
+	read -r -t "$(printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)))" -u "$never_fd" _ || true
+}
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+
+# timed CMD...: run it quietly; $took_us is its wall time, $rc its status.
+timed() {
+	local s
+	s=$(now_us)
+	"$@" < /dev/null > /dev/null 2>&1
+	rc=$?
+	took_us=$(($(now_us) - s))
+}
+
+# kill_within <window_us> CMD...: start CMD, SIGKILL it at a random moment in
+# the window; $killed_now is 1 when the kill, not CMD, ended it.
+kill_within() {
+	local win=$1 pid st
+	shift
+	"$@" < /dev/null > /dev/null 2>&1 &
+	pid=$!
+	pause_us $(((RANDOM * 32768 + RANDOM) % win))
+	kill -9 "$pid" 2> /dev/null
+	wait "$pid" 2> /dev/null
+	st=$?
+	killed_now=$([ "$st" = 137 ] && echo 1 || echo 0)
+}
+
+# A campaign runs at least 15 kills and stops when 5 landed mid-run, or at 60.
+campaign_more() { # <run> <killed>
+	[ "$1" -le 60 ] && { [ "$1" -le 15 ] || [ "$2" -lt 5 ]; }
+}
+
 # ---- rotation under SIGKILL -------------------------------------------------
 
 t_rotate_sigkill() {
-	local img=$work/s.img n ok_a ok_b
+	local img=$work/s.img n ok_a ok_b win
 	head -c 64 /dev/urandom > "$work/ka"
 	head -c 64 /dev/urandom > "$work/kb"
 	mkimg "$img" 2
 	vx format "$img" --header "$work/s.hdr" --yes --key-file "$work/ka"
 	expect_rc 0 "format" || return 1
 	vx_key "$img" --header "$work/s.hdr" --key-file "$work/ka"
-	local k=$volume_key cur=ka new=kb killed=0 rotated=0
-	for n in $(seq 1 20); do
+	local k=$volume_key cur=kb new=ka killed=0 rotated=0
+	# one whole rotation sizes the kill window (and leaves kb current)
+	timed "$VXTS" keyslot rotate "$img" --header "$work/s.hdr" --slot 0 \
+		--key-file "$work/ka" --new-key-file "$work/kb"
+	[ "$rc" = 0 ] || { why="an uninterrupted rotate failed: exit $rc"; return 1; }
+	win=$((took_us * 6 / 5 + 1000))
+	n=1
+	while campaign_more "$n" "$killed"; do
 		# no `timeout` wrapper: the kill must hit vxts itself, not a parent
-		"$VXTS" keyslot rotate "$img" --header "$work/s.hdr" --slot 0 \
-			--key-file "$work/$cur" --new-key-file "$work/$new" \
-			< /dev/null > /dev/null 2>&1 &
-		local pid=$!
-		sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
-		kill -9 "$pid" 2> /dev/null && killed=$((killed + 1))
-		wait "$pid" 2> /dev/null
+		kill_within "$win" "$VXTS" keyslot rotate "$img" --header "$work/s.hdr" --slot 0 \
+			--key-file "$work/$cur" --new-key-file "$work/$new"
+		killed=$((killed + killed_now))
 		vx_key "$img" --header "$work/s.hdr" --key-file "$work/ka"
 		ok_a=$([ "$volume_key" = "$k" ] && echo 1 || echo 0)
 		vx_key "$img" --header "$work/s.hdr" --key-file "$work/kb"
@@ -492,29 +534,35 @@ t_rotate_sigkill() {
 		[ "$ok_a" = 1 ] && [ "$cur" = kb ] && rotated=$((rotated + 1))
 		[ "$ok_b" = 1 ] && { cur=kb; new=ka; } || { cur=ka; new=kb; }
 		# the slot is always 0 after a rotate of slot 0 with one slot in use
+		n=$((n + 1))
 	done
-	echo "# rotate_sigkill: 20 runs, $killed killed while running, $rotated completed"
-	[ "$killed" -gt 0 ] || { why="no run was killed: the test proved nothing"; return 1; }
+	echo "# rotate_sigkill: $((n - 1)) runs in a ${win} us window, $killed killed mid-run, $rotated completed"
+	[ "$killed" -gt 0 ] || { why="no run was killed mid-run: the test proved nothing"; return 1; }
 }
 
 # keyslot add --recovery-key-file under SIGKILL: a committed recovery slot
 # always has its key in OUT or OUT.partial; OUT never holds a key that opens
 # nothing.
 t_recovery_sigkill() {
-	local img=$work/rk.img n out slots_before slots_after f killed=0 opened
+	local img=$work/rk.img n out slots_before slots_after f killed=0 opened win
 	head -c 64 /dev/urandom > "$work/krk"
 	mkimg "$img" 2
 	vx format "$img" --header "$work/rk.hdr" --yes --key-file "$work/krk"
 	expect_rc 0 "format" || return 1
-	for n in $(seq 1 15); do
+	# one whole add sizes the kill window; its slot is dropped below
+	timed "$VXTS" keyslot add "$img" --header "$work/rk.hdr" --key-file "$work/krk" \
+		--recovery-key-file "$work/rk.0"
+	[ "$rc" = 0 ] || { why="an uninterrupted recovery add failed: exit $rc"; return 1; }
+	tr -d '\n' < "$work/rk.0" >> "$secrets" && echo >> "$secrets"
+	win=$((took_us * 6 / 5 + 1000))
+	rk_drop || return 1
+	n=1
+	while campaign_more "$n" "$killed"; do
 		out=$work/rk.$n
 		slots_before=$(rk_slots)
-		"$VXTS" keyslot add "$img" --header "$work/rk.hdr" --key-file "$work/krk" \
-			--recovery-key-file "$out" < /dev/null > /dev/null 2>&1 &
-		local pid=$!
-		sleep "0.0$((RANDOM % 8))$((RANDOM % 10))"
-		kill -9 "$pid" 2> /dev/null && killed=$((killed + 1))
-		wait "$pid" 2> /dev/null
+		kill_within "$win" "$VXTS" keyslot add "$img" --header "$work/rk.hdr" \
+			--key-file "$work/krk" --recovery-key-file "$out"
+		killed=$((killed + killed_now))
 		slots_after=$(rk_slots)
 		for f in "$out" "$out.partial"; do
 			[ -e "$f" ] && tr -d '\n' < "$f" >> "$secrets" && echo >> "$secrets"
@@ -531,14 +579,22 @@ t_recovery_sigkill() {
 			why="run $n: $out exists but no recovery slot was added"
 			return 1
 		fi
-		# make room again: drop every recovery slot
-		vx keyslot list "$img" --header "$work/rk.hdr" --json
-		for f in $("$PY" -c 'import json,sys; print(" ".join(str(k["slot"]) for k in json.load(open(sys.argv[1]))["keyslots"] if k["type"] == "recovery"))' "$work/out"); do
-			vx keyslot remove "$img" --header "$work/rk.hdr" --key-file "$work/krk" --slot "$f" --yes
-		done
+		rk_drop || return 1
+		n=$((n + 1))
 	done
-	echo "# recovery_sigkill: 15 runs, $killed killed while running"
-	[ "$killed" -gt 0 ] || { why="no run was killed"; return 1; }
+	echo "# recovery_sigkill: $((n - 1)) runs in a ${win} us window, $killed killed mid-run"
+	[ "$killed" -gt 0 ] || { why="no run was killed mid-run: the test proved nothing"; return 1; }
+}
+
+# rk_drop: remove every recovery slot of rk.img, making room for the next run.
+rk_drop() {
+	local f
+	vx keyslot list "$work/rk.img" --header "$work/rk.hdr" --json
+	expect_rc 0 "keyslot list" || return 1
+	for f in $("$PY" -c 'import json,sys; print(" ".join(str(k["slot"]) for k in json.load(open(sys.argv[1]))["keyslots"] if k["type"] == "recovery"))' "$work/out"); do
+		vx keyslot remove "$work/rk.img" --header "$work/rk.hdr" --key-file "$work/krk" --slot "$f" --yes
+		expect_rc 0 "keyslot remove $f" || return 1
+	done
 }
 
 rk_slots() {
@@ -637,7 +693,7 @@ t_no_key_in_proc() {
 		 "/proc/$h/environ"; do
 		tr '\0' '\n' < "$f" >> "$work/proc.txt" 2> /dev/null || true
 	done
-	wait "$pid"
+	wait "$pid" 2> /dev/null
 	dek=$(sed -n 's/^volume_key: //p' "$work/dek.out")
 	[ -n "$dek" ] || { why="slow helper unlock failed: $(cat "$work/dek.err")"; return 1; }
 	echo "$dek" >> "$secrets"
