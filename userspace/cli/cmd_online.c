@@ -402,7 +402,9 @@ static int cli_onl_convert(struct cli_onl *c)
 	if (r)
 		return cli_onl_fail(c, r, r == -EBUSY ? CLI_EXIT_STATE : 0);
 	cli_signals_install();
-	cli_progress_init(&c->prog, c->o, c->verb);
+	/* progress names the conversion, also when `resume` runs it (progress.json) */
+	cli_progress_init(&c->prog, c->o, c->dir != VXTS_DIR_NONE ? c->verb :
+			  vxts_direction_name(c->in.direction));
 	c->prog.last_done = c->in.boundary;
 	r = vxts_online_run(c->v, c->name, &c->co, &oo, &st);
 	cli_progress_finish(&c->prog);
