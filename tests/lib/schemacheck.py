@@ -65,10 +65,14 @@ def load(sdir, samples_file, allow_file):
             name, path = line.rstrip("\n").split("\t")
             with open(path) as sf:
                 text = sf.read()
-            if name == "progress.json":
-                objs = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
-            else:
-                objs = [json.loads(text)]
+            try:
+                if name == "progress.json":
+                    objs = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+                else:
+                    objs = [json.loads(text)]
+            except ValueError as e:
+                sys.exit("%s: %s is not JSON (%s): %.120r" %
+                         (name, os.path.basename(path), e, text))
             if not objs:
                 sys.exit("no JSON in %s for %s" % (path, name))
             for o in objs:

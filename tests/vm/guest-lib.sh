@@ -29,6 +29,16 @@ step() {
 	echo "-- $*"
 }
 
+# A `vxts ... --json` output for the host's schema check (vm/json-schemas,
+# tests/lib/schemacheck.py): one line "VXTS-JSON <schema> <scenario>-<name>
+# <base64>" on the results port. For progress.json, <file> is the run's
+# stderr (its lines starting with '{' are the events).
+json_sample() { # <schema.json> <name> <file>
+	[ -s "$3" ] || fail "json sample $2: $3 is empty"
+	echo "VXTS-JSON $1 ${PWD##*/}-$2 $(base64 -w 0 < "$3")" > /dev/ttyS1
+	echo "   json sample $2 ($1, $(wc -c < "$3") bytes)"
+}
+
 assert_blk() { # <path>
 	[ -b "$1" ] || fail "$1 is not a block device"
 }

@@ -113,6 +113,57 @@ vm_collect() { # <prefix> <results file> <console log> <scenario>...
 	fi
 }
 
+# The guest's --json samples against docs/schema/ (tests/lib/schemacheck.py):
+# one test, vm/json-schemas, when a selected scenario sends samples
+# (json_sample, "VXTS-JSON <schema> <name> <base64>" lines). The online
+# verbs' schemas must each get a sample and every property of theirs must
+# be needed by one; the other schemas are covered by the image-file runs
+# (cli/guide_schemas) and only validated here.
+vm_json_online="online.json status-mapping.json open.json mapping-result.json"
+vm_json() { # <results file> <scenario>...
+	local res=$1 dir=$out/json s f senders= schema name b64 why
+	shift
+	for s in "$@"; do
+		grep -q '^[^#]*json_sample ' "$s" && senders="$senders $(basename "$s" .sh)"
+	done
+	[ -n "$senders" ] || return 0
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	: > "$dir/samples.txt"
+	while read -r _ schema name b64; do
+		base64 -d <<< "$b64" > "$dir/$name.json" 2> /dev/null ||
+			{ vm_fail vm/json-schemas "sample $name: not base64 (a cut line?)"; return; }
+		printf '%s\t%s\n' "$schema" "$dir/$name.json" >> "$dir/samples.txt"
+	done < <(grep -a '^VXTS-JSON ' "$res" | tr -d '\r')
+	if [ ! -s "$dir/samples.txt" ]; then
+		for s in $senders; do
+			grep -aq "^VXTS-RESULT SKIP $s\\b" "$res" && continue
+			vm_fail vm/json-schemas "no sample from$senders"
+			return
+		done
+		vxts_report SKIP vm/json-schemas "${senders# } skipped"
+		return
+	fi
+	/usr/bin/python3 -c 'import jsonschema' 2> /dev/null ||
+		{ vm_fail vm/json-schemas "no python3-jsonschema (scripts/setup.sh)"; return; }
+	for f in "$top"/docs/schema/*.json; do
+		f=${f##*/}
+		case " $vm_json_online " in
+		*" $f "*) ;;
+		*) echo "$f:* covered by cli/guide_schemas" ;;
+		esac
+	done > "$dir/allow.txt"
+	if /usr/bin/python3 "$top/tests/lib/schemacheck.py" "$top/docs/schema" \
+		"$dir/samples.txt" "$dir/allow.txt" > "$dir/check.out" 2>&1; then
+		echo "vm: json: $(tail -n 1 "$dir/check.out")"
+		vxts_report PASS vm/json-schemas
+	else
+		why=$(grep -v '^[0-9]* samples;' "$dir/check.out" | awk '!seen[$0]++' | head -n 3 |
+			tr '\n' ' ')
+		vm_fail vm/json-schemas "$why(all: ${dir#$top/}/check.out)"
+	fi
+}
+
 # One boot: build the initramfs for <kver> with <ko>, run <scenario>...
 vm_run() { # <prefix> <kver> <ko|-> <scenario>...
 	local prefix=$1 kver=$2 ko=$3 tag t0
@@ -130,6 +181,9 @@ vm_run() { # <prefix> <kver> <ko|-> <scenario>...
 	vm_boot "$kver" "$out/initrd-$tag.cpio" "$out/console-$tag.log" "$out/results-$tag.log"
 	echo "vm: qemu exited $? after $((SECONDS - t0)) s"
 	vm_collect "$prefix" "$out/results-$tag.log" "$out/console-$tag.log" "$@"
+	if [ -z "$prefix" ]; then
+		vm_json "$out/results-$tag.log" "$@"
+	fi
 }
 
 vm_main() {
