@@ -18,11 +18,14 @@ TOP := $(CURDIR)
 BUILD := $(TOP)/build
 
 # Debian kernel versions installed by `make setup` (newest of each series).
+# Not exported: on a fresh machine make starts before setup has installed the
+# kernels, and an exported empty KVER would reach the sub-make that builds
+# after setup (and the test runners, which look the kernels up themselves).
+# A KVER given on the command line or in the environment is passed on as usual.
 KVER ?= $(shell ls /lib/modules 2>/dev/null | grep '^6\.12\.' | sort -V | tail -n 1)
 KVER_61 ?= $(shell ls /lib/modules 2>/dev/null | grep '^6\.1\.' | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
 KDIR_61 ?= /lib/modules/$(KVER_61)/build
-export KVER KVER_61 KDIR KDIR_61
 
 # `make setup` is re-run automatically when scripts/setup.sh changes.
 SETUP_STAMP := $(BUILD)/.setup-$(shell sha1sum scripts/setup.sh 2>/dev/null | cut -c1-12)
