@@ -324,20 +324,45 @@ static void onl_run_path(char *buf, size_t len, const char *name, const char *ex
 	snprintf(buf, len, "%s/%s.%s", onl_run_dir(), name, ext);
 }
 
+/*
+ * The conf is read later from another working directory (a resume unit runs
+ * in /), so a relative path is stored against the directory it was given in.
+ * Symlinks are kept: /dev/disk/by-uuid/X must stay that name, not a /dev/sdX
+ * that may change at the next boot.
+ */
+static int onl_abs_path(char *out, size_t len, const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (!path || !*path || path[0] == '/') {
+		snprintf(out, len, "%s", path ? path : "");
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return vxts_err(-errno, "cannot name the working directory for %s", path);
+	if ((size_t)snprintf(out, len, "%s/%s", cwd, path) >= len)
+		return vxts_err(-ENAMETOOLONG, "path too long: %s/%s", cwd, path);
+	return 0;
+}
+
 static int onl_conf_write(const char *name, const char *device, const char *header,
 			  const char *inner)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX], tmp[PATH_MAX + 8], dev[PATH_MAX], hdr[PATH_MAX];
 	FILE *f;
+	int r;
 
+	r = onl_abs_path(dev, sizeof(dev), device);
+	r = r ? r : onl_abs_path(hdr, sizeof(hdr), header);
+	if (r)
+		return r;
 	mkdir(onl_run_dir(), 0700);
 	onl_run_path(path, sizeof(path), name, "conf");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (!f)
 		return vxts_err(-errno, "cannot write %s", tmp);
-	fprintf(f, "device=%s\nheader=%s\ninner=%s\n", device, header ? header : "",
-		inner ? inner : "");
+	fprintf(f, "device=%s\nheader=%s\ninner=%s\n", dev, hdr, inner ? inner : "");
 	if (fclose(f) || rename(tmp, path))
 		return vxts_err(-errno, "cannot write %s", path);
 	return 0;
@@ -361,7 +386,7 @@ static void onl_conf_line(struct vxts_online_rt *rt, char *line)
 
 void vxts_online_runtime(const char *name, struct vxts_online_rt *rt)
 {
-	char path[PATH_MAX], line[512];
+	char path[PATH_MAX], line[PATH_MAX + 16];
 	FILE *f;
 	int fd;
 

@@ -60,6 +60,7 @@
 #ifndef VXTS_H
 #define VXTS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -382,8 +383,8 @@ struct vxts_online_rt {
 	bool converter;			/* a converter holds the lock now */
 	int pid;			/* its pid (0 if none) */
 	bool paused;
-	char device[256];		/* the data device given when it was mapped */
-	char header[256];		/* detached header, "" = at the end */
+	char device[PATH_MAX];		/* the data device given when it was mapped (absolute) */
+	char header[PATH_MAX];		/* detached header (absolute), "" = at the end */
 	char inner[160];		/* takeover: the device holding the old table */
 };
 

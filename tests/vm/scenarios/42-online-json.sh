@@ -144,6 +144,10 @@ json_sample mapping-result.json close close.json
 vj open open on "$SLOW" --header hdr --key-file "$ONLINE_KEK"
 want open 0 '"converting": *false' "open"
 json_sample open.json open open.json
+here=$PWD
+(cd / && exec vxts status on --json < /dev/null > "$here/st-root.json" 2>&1)
+grep -q '"header": *{' st-root.json ||
+	{ cat st-root.json; fail "status from / does not find the header opened as 'hdr'"; }
 
 step "decrypt --online killed with a window held; status; resume converts"
 vxts decrypt --online on "$SLOW" --header hdr --key-file "$ONLINE_KEK" $HOLD \
@@ -164,7 +168,11 @@ want st-dead 0 '"window": *\{' "status after the kill"
 grep -q '"hint": *"window held and no converter' st-dead.json && grep -Eq '"running": *false' st-dead.json ||
 	{ cat st-dead.json; fail "status: no 'window held and no converter' hint"; }
 json_sample status-mapping.json status-dead-held st-dead.json
-vj resume resume on --key-file "$ONLINE_KEK" $HOLD
+# from / as a resume unit runs it: the mapping's runtime record must name
+# the header given as the relative path "hdr" by its absolute path
+(cd / && exec vxts resume on --key-file "$here/$ONLINE_KEK" $HOLD --json \
+	< /dev/null > "$here/resume.json" 2> "$here/resume.err")
+RC=$?
 want resume 0 '"verb": *"resume"' "resume that converts"
 grep -q '"result": *"plaintext"' resume.json || { cat resume.json; fail "resume: not plaintext"; }
 json_sample online.json resume resume.json
