@@ -107,10 +107,11 @@ t_fix_restore_stale() {
 	img=$work/rm.img hdr=$work/rm.hdr
 	mkimg "$img" 32
 	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--window-size 1M --rate-limit 8M < /dev/null > /dev/null 2>&1 &
+		--window-size 1M --rate-limit 4M < /dev/null > /dev/null 2>&1 &
 	pid=$!
-	sleep 1
+	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
 	kill -INT "$pid"; wait "$pid"
+	[ "$?" -eq 7 ] || { why="the background encrypt was not stopped mid-way by SIGINT"; return 1; }
 	vx header backup "$img" "$work/rm.bak" --header "$hdr"
 	expect_rc 0 "header backup mid-conversion" || return 1
 	dd if=/dev/zero of="$hdr" bs=4096 count=2 conv=notrunc status=none
@@ -136,9 +137,11 @@ t_fix_keyslot_busy() {
 	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
 		--window-size 1M --rate-limit 4M < /dev/null > /dev/null 2>&1 &
 	pid=$!
-	sleep 1.5
+	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
 	vx keyslot add "$img" --header "$hdr" --key-file "$work/k1" --new-key-file "$work/k2"
 	kill -INT "$pid"; wait "$pid"
+	# 7: still running (holding its lock) when the add ran
+	[ "$?" -eq 7 ] || { why="the background encrypt was not running through the keyslot add"; return 1; }
 	expect_rc 4 "keyslot add during a conversion" || return 1
 	grep -q "locked by another vxts process" "$work/err" ||
 		{ why="message: $(cat "$work/err")"; return 1; }

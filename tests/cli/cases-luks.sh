@@ -170,16 +170,22 @@ t_luks_export_kill() {
 		--new-passphrase-file "$work/lnp" --argon2-memory 65536 --argon2-time 64 \
 		--argon2-parallel 1 < /dev/null > "$work/out" 2> "$work/err" &
 	pid=$!
-	# wait until the vxts unlock is done and libcryptsetup has the header open
-	for i in $(seq 100); do
+	# Kill once the unnamed header file is open and Argon2 is filling its
+	# 64 MiB (resident set past 32 MiB): an event, not a guessed delay, so
+	# the kill lands mid-export on a fast machine as on a slow one.
+	for i in $(seq 600); do
 		ls -l /proc/$pid/fd 2> /dev/null |
-			grep -q -e "$work/.*(deleted)" -e "$work/\.vxts-luks" -e "-> $luks\$" && break
-		sleep 0.1
+			grep -q -e "$work/.*(deleted)" -e "$work/\.vxts-luks" &&
+			[ "$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2> /dev/null)" -ge 32768 ] 2> /dev/null &&
+			break
+		kill -0 "$pid" 2> /dev/null || break
+		sleep 0.05
 	done
-	sleep 0.3
 	kill -9 "$pid" 2> /dev/null
 	wait "$pid" 2> /dev/null
-	[ "$i" -lt 100 ] || { why="export never had its new header open"; return 1; }
+	rc=$?
+	[ "$i" -lt 600 ] || { why="export never had its new header open with Argon2 running"; return 1; }
+	[ "$rc" -eq 137 ] || { why="export ended (exit $rc) before the kill: $(head -c 200 "$work/err")"; return 1; }
 	[ ! -e "$luks" ] && [ ! -L "$luks" ] ||
 		{ why="a killed export left $luks ($(cryptsetup isLuks "$luks" && echo LUKS))"; return 1; }
 	vx luks export "$img" "$luks" --header "$hdr" --key-file "$work/k1" \

@@ -74,6 +74,26 @@ json_get() { # <python expression on d>: value from the last run's JSON
 		"$work/out" 2>/dev/null
 }
 
+# wait_running <pid> <img> <hdr>: poll until `status` shows the conversion
+# <pid> runs holding its lock with a first window committed (running,
+# in_progress, done_bytes > 0). A fixed sleep before a signal or a check
+# guesses the start-up time, which a slow or loaded machine exceeds. Fails
+# when <pid> exits first, or after 30 s.
+wait_running() {
+	local pid=$1 i
+	for i in $(seq 300); do
+		kill -0 "$pid" 2> /dev/null ||
+			{ why="the background conversion ended before it was seen running"; return 1; }
+		vx status "$2" --header "$3" --interval 0 --json
+		[ "$rc" -eq 0 ] && grep -q '"in_progress":true' "$work/out" &&
+			grep -q '"running":true' "$work/out" &&
+			grep -q '"done_bytes":[1-9]' "$work/out" && return 0
+		sleep 0.1
+	done
+	why="the background conversion showed no progress in 30 s: $(cat "$work/out")"
+	return 1
+}
+
 head -c 64 /dev/urandom > "$work/k1"
 head -c 33 /dev/urandom > "$work/k2"
 head -c 64 /dev/urandom > "$work/wrong"
@@ -334,16 +354,16 @@ t_busy() {
 	img=$work/busy.img hdr=$work/busy.hdr
 	mkimg "$img" 32
 	orig=$(sha "$img")
+	# 16 s of work, stopped after a few: 1 MiB windows advance the boundary
+	# twice within status's 1 s sampling interval, so its rate is never 0
+	# because one window happened to straddle the interval.
 	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--resilience journal --rate-limit 4M < /dev/null > "$work/bg.out" 2> "$work/bg.err" &
+		--resilience journal --window-size 1M --rate-limit 2M < /dev/null \
+		> "$work/bg.out" 2> "$work/bg.err" &
 	pid=$!
-	for i in $(seq 50); do		# wait until the conversion has started
-		vx status "$img" --header "$hdr" --interval 0 --json
-		st=$(json_get 'd["state"]')
-		[ "$st" = encrypting ] && break
-		sleep 0.1
-	done
-	[ "$st" = encrypting ] || { why="background encrypt never started ($st)"; kill "$pid"; wait "$pid"; return 1; }
+	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
+	st=$(json_get 'd["state"]')
+	[ "$st" = encrypting ] || { why="background encrypt: state $st"; kill "$pid"; wait "$pid"; return 1; }
 	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 4 "second encrypt while one runs" || { kill "$pid"; wait "$pid"; return 1; }
 	grep -qi "busy\|in use\|lock" "$work/err" || { why="busy message: $(cat "$work/err")"; kill "$pid"; wait "$pid"; return 1; }
@@ -364,7 +384,7 @@ t_busy() {
 		{ why="status after the stop: $(cat "$work/out")"; return 1; }
 	vx status "$img" --header "$hdr" --interval 0
 	grep -q "stopped: re-run .vxts encrypt" "$work/out" ||
-		{ why="status text after the stop: $(cat "$work/out")"; return 1; }
+		{ why="status text after the stop (exit $rc): $(cat "$work/out" "$work/err")"; return 1; }
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
 	expect_rc 11 "decrypt of a half-encrypted volume" || return 1
 	grep -q "run .vxts encrypt $img. first" "$work/err" ||
@@ -425,17 +445,50 @@ t_no_prompt() {
 	grep -q "no new key given" "$work/err" || { why="message: $(cat "$work/err")"; return 1; }
 }
 
+# tty_type <prompt> <line>: when the TTY output shows <prompt> and the vxts
+# under script(1) is blocked reading its stdin, write <line> to it (fd ttyfd).
+tty_type() {
+	local i vp
+	for i in $(seq 300); do
+		if grep -q "$1" "$work/tty.out"; then
+			for vp in $(pgrep -f "encrypt $img "); do
+				# not script(1) or a shell between it and vxts
+				case $(readlink "/proc/$vp/exe") in
+				*/script | */sh | */dash | */bash | */timeout) continue ;;
+				esac
+				case $(cat "/proc/$vp/syscall" 2> /dev/null) in
+				"0 0x0 "*) printf '%s\n' "$2" >&"$ttyfd"; return 0 ;;
+				esac
+			done
+		fi
+		kill -0 "$spid" 2> /dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # On a TTY (script(1) gives one) with no key flag: a prompt, asked twice for
 # a new volume, without echo; the same passphrase from a file then opens it.
 t_tty_prompt() {
-	local img=$work/tty.img hdr=$work/tty.hdr pass=tty-Passphrase-7f3e
+	local img=$work/tty.img hdr=$work/tty.hdr pass=tty-Passphrase-7f3e spid ttyfd
 	command -v script > /dev/null || { why="no script(1)"; return 77; }
 	mkimg "$img" 16
-	{ sleep 1; echo "$pass"; sleep 1; echo "$pass"; sleep 1; } |
-		timeout 60 script -qec "$VXTS encrypt $img --header $hdr --force ${A2[*]}" /dev/null \
-		> "$work/tty.out" 2>&1
+	# Each line is typed only once its prompt is shown and vxts waits in
+	# read(0), i.e. after it turned echo off (and flushed the input): typed
+	# earlier, the tty would echo it or the flush would drop it.
+	rm -f "$work/tty.in"
+	mkfifo "$work/tty.in"
+	timeout 60 script -qec "$VXTS encrypt $img --header $hdr --force ${A2[*]}" /dev/null \
+		< "$work/tty.in" > "$work/tty.out" 2>&1 &
+	spid=$!
+	exec {ttyfd}> "$work/tty.in"
+	tty_type "new volume: " "$pass" && tty_type "new volume (again): " "$pass" ||
+		{ kill "$spid"; why="no prompt, or vxts not reading its TTY: $(tr -d '\r' < "$work/tty.out" | head -c 300)"; }
+	wait "$spid"
 	rc=$?
+	exec {ttyfd}>&-
 	cat "$work/tty.out" >> "$all_out"
+	[ -z "$why" ] || return 1
 	expect_rc 0 "encrypt with a prompted passphrase" || { why="$why: $(tr -d '\r' < "$work/tty.out" | head -c 300)"; return 1; }
 	grep -q "Passphrase for the new volume (again)" "$work/tty.out" ||
 		{ why="no confirmation prompt: $(head -c 300 "$work/tty.out")"; return 1; }
@@ -600,13 +653,15 @@ t_restore_midway() {
 	mkimg "$img" 32
 	orig=$(sha "$img")
 	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--resilience journal --window-size 1M --rate-limit 8M < /dev/null \
-		> "$work/out" 2> "$work/err" &
+		--resilience journal --window-size 1M --rate-limit 4M < /dev/null \
+		> "$work/bg.out" 2> "$work/bg.err" &
 	pid=$!
-	sleep 1
+	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
 	kill -INT "$pid"
 	wait "$pid"
 	rc=$?
+	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
+	cp "$work/bg.err" "$work/err"
 	expect_rc 7 "SIGINT during encrypt" || return 1
 	vx header backup "$img" "$work/mid.bak" --header "$hdr"
 	expect_rc 0 "header backup mid-conversion" || return 1
