@@ -160,7 +160,13 @@ signal_case() {
 	"$VXTS" encrypt "$img" "${KEY[@]}" --force --resilience journal --window-size 1M \
 		--rate-limit 16M < /dev/null > "$work/sig.out" 2> "$work/sig.err" &
 	pid=$!
-	sleep 1
+	# signal once the first windows are committed (percent > 0), not after a
+	# guessed start-up time: 8 s of work at 16 MiB/s leave room for the rest
+	for i in $(seq 300); do
+		kill -0 "$pid" 2> /dev/null || break
+		[ "$(percent)" -gt 0 ] 2> /dev/null && break
+		sleep 0.1
+	done
 	for i in $(seq "$n"); do
 		kill "-$sig" "$pid" 2> /dev/null
 		sleep 0.05
