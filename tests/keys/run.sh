@@ -279,7 +279,13 @@ t_kms_signal_stops() {
 		[ $((SECONDS - t0)) -le 5 ] || { why="SIG$sig: took $((SECONDS - t0)) s"; return 1; }
 		expect_rc 7 "SIG$sig during a KMS call" || return 1
 		expect_err "interrupted" "SIG$sig during a KMS call" || return 1
-		sleep 0.2
+		# a SIGKILLed process is gone only once scheduled: on a loaded
+		# machine that takes a while, so poll (the helper would live 60 s)
+		for n in $(seq 100); do
+			kill -0 "$hp" 2> /dev/null || ps -e -o pgid=,stat= |
+				awk -v g="$hp" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }' || break
+			sleep 0.1
+		done
 		! kill -0 "$hp" 2> /dev/null || { kill -9 "$hp"; why="SIG$sig: helper left running"; return 1; }
 		# live members of the helper's group (zombies wait for a reaper)
 		if ps -e -o pgid=,stat= | awk -v g="$hp" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; then
@@ -680,23 +686,33 @@ t_argon2_bounds() {
 # ---- secrets stay out of argv, environment and output -----------------------
 
 t_no_key_in_proc() {
-	local img=$work/l.img pid h dek f
+	local img=$work/l.img pid h dek f i
 	[ -e "$work/l.hdr" ] || { why="needs kms_last_key_kept"; return 1; }
 	# a helper that is slow, so /proc of vxts and of the helper can be read
 	mkhelper slow "echo \$\$ > $work/slow.pid; sleep 1; exec $KMS"
 	timeout 60 "$VXTS" dump --volume-key "$img" --header "$work/l.hdr" \
 		--kms-command "$work/slow" < /dev/null > "$work/dek.out" 2> "$work/dek.err" &
 	pid=$!
-	sleep 0.5
-	h=$(cat "$work/slow.pid" 2> /dev/null)
-	for f in "/proc/$pid/cmdline" "/proc/$pid/environ" "/proc/$h/cmdline" \
-		 "/proc/$h/environ"; do
-		tr '\0' '\n' < "$f" >> "$work/proc.txt" 2> /dev/null || true
+	# sample as soon as the helper is up (it then sleeps 1 s), not after a
+	# guessed delay that a slow start outlasts
+	for i in $(seq 600); do
+		[ -s "$work/slow.pid" ] && break
+		kill -0 "$pid" 2> /dev/null || break
+		sleep 0.05
 	done
+	h=$(cat "$work/slow.pid" 2> /dev/null)
+	for f in "/proc/$pid/cmdline" "/proc/$pid/environ" "/proc/${h:-0}/cmdline" \
+		 "/proc/${h:-0}/environ"; do
+		{ tr '\0' '\n' < "$f" >> "$work/proc.txt"; } 2> /dev/null || true
+	done
+	# the helper's own argv, read while it ran (vxts's argv names it too)
+	{ tr '\0' '\n' < "/proc/${h:-0}/cmdline" > "$work/proc-helper.txt"; } 2> /dev/null
 	wait "$pid" 2> /dev/null
 	dek=$(sed -n 's/^volume_key: //p' "$work/dek.out")
 	[ -n "$dek" ] || { why="slow helper unlock failed: $(cat "$work/dek.err")"; return 1; }
 	echo "$dek" >> "$secrets"
+	grep -qx "$work/slow" "$work/proc-helper.txt" 2> /dev/null ||
+		{ why="the helper's /proc was not sampled while it ran (pid '${h}')"; return 1; }
 	[ -s "$work/proc.txt" ] || { why="could not sample /proc"; return 1; }
 	grep -q "$work/slow" "$work/proc.txt" || { why="sampled the wrong processes"; return 1; }
 	cat "$work/proc.txt" >> "$all_out"
