@@ -39,6 +39,18 @@ convert_by_hand() { # <lo> <hi> (sectors)
 		fail "dm-crypt write of window $1-$2"
 }
 
+# Until <name>'s held: field is <n> (bios queued on the window), 30 s at most.
+# A fixed sleep guesses when a background dd's bio reaches the target; a slow
+# guest (TCG, a loaded host) can take longer than the guess.
+wait_held() { # <name> <n> <what>
+	local i=0
+	while [ "$(dm_field "$1" held)" != "$2" ]; do
+		i=$((i + 1))
+		[ "$i" -le 300 ] || fail "$3: held is $(dm_field "$1" held) after 30 s, want $2"
+		sleep 0.1
+	done
+}
+
 bg_read() { # <byte offset> <out file>: 64 KiB, one O_DIRECT bio, in the background
 	dd if=/dev/mapper/vx of="$2" bs=64k iflag=direct,skip_bytes skip="$1" \
 		count=1 status=none &
@@ -62,6 +74,7 @@ bg_read 0 r1.bin
 rpid=$!
 dd if=q.bin of=/dev/mapper/vx bs=64k oflag=direct seek=8 status=none &
 wpid=$!
+wait_held vx 2 "read and write of the held window queued"
 assert_blocked "$rpid" 1 "read of the held window"
 kill -0 "$wpid" 2> /dev/null || fail "write to the held window finished while held"
 assert_field vx held 2 "two bios waiting"
@@ -115,6 +128,7 @@ step "release: held IO is served in the old form"
 dm_msg vx hold "$win" $((2 * win)) || fail "hold $win $((2 * win)) refused"
 bg_read 1572864 r2.bin
 rpid=$!
+wait_held vx 1 "read of the second window queued"
 assert_blocked "$rpid" 1 "read of the second window"
 dm_msg vx release || fail "release refused"
 wait_done "$rpid" 10 "read after release"
@@ -128,9 +142,11 @@ step "a noflush suspend does not wait for the window"
 dm_msg vx hold "$win" $((2 * win)) || fail "hold refused"
 bg_read 1048576 r3.bin
 rpid=$!
+wait_held vx 1 "read of the held window queued"
 assert_blocked "$rpid" 1 "read of the held window"
 timeout 10 dmsetup suspend --noflush vx || fail "noflush suspend waited for the window"
 dmsetup resume vx || fail "resume after noflush suspend"
+wait_held vx 1 "read requeued by the noflush suspend"
 assert_blocked "$rpid" 1 "read requeued by the noflush suspend"
 assert_field vx held 1 "the requeued read waits again"
 convert_by_hand "$win" $((2 * win))
@@ -147,6 +163,7 @@ if [ "$(cat "$(dm_queue vx)/discard_max_bytes")" -gt 0 ]; then
 	# 64 KiB each side of the window's lower edge (fio rewrites it all later).
 	blkdiscard -o $((2 * win * 512 - 65536)) -l 131072 /dev/mapper/vx &
 	dpid=$!
+	wait_held vx 1 "discard touching the held window queued"
 	assert_blocked "$dpid" 1 "discard touching the held window"
 	assert_field vx held 1 "the discard waits whole"
 	dm_msg vx release || fail "release refused"

@@ -141,7 +141,13 @@ dm_up vx vx.tbl
 dd if=/dev/mapper/vx of=/dev/null bs=4k iflag=direct,skip_bytes skip=$((b * 512)) \
 	count=1 status=none &
 rpid=$!
-sleep 0.5
+# until dm-delay holds the read (status: reads queued), not a guessed 0.5 s
+i=0
+while [ "$(dmsetup status dly | cut -d' ' -f4)" -lt 1 ] 2> /dev/null; do
+	i=$((i + 1))
+	[ "$i" -le 300 ] || fail "the read never reached dm-delay: $(dmsetup status dly)"
+	sleep 0.05
+done
 dmsetup message vx 0 hold "$b" $((b + 2048)) &
 hpid=$!
 assert_blocked "$hpid" 0.5 "hold with IO in flight in the window"
