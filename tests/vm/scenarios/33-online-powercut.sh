@@ -3,8 +3,8 @@
 # sits under dm-log-writes, which logs every write in the order it became
 # durable; vxwriter writes through the vxts mapping, fdatasyncs every 16
 # writes and puts a mark "s<n>" in the log after the n-th sync returned.
-# Afterwards several prefixes of the log, at random entries and at random
-# flushes, are replayed onto a copy of the disk as it was before the run:
+# Afterwards several prefixes of the log, at random entries before the
+# conversion ended and at random flushes, are replayed onto a copy of the disk as it was before the run:
 # each is the disk a power cut at that instant would leave. For each:
 # "reboot" (nothing mapped, no kernel state), `vxts open` (recovers the
 # interrupted window offline, then maps), then every write the application
@@ -43,6 +43,10 @@ vxwriter write /dev/mapper/pc w.log -b "$BLOCKS" -S "$SEED" -k 16 -r 10 -i init.
 	-m 'dmsetup message lw 0 mark s%d' > w.out 2>&1 &
 WPID=$!
 online_wait enc "$CONV"
+# The random-entry cuts are drawn before this mark: drawn over the whole log,
+# the writes vxwriter makes after the conversion would take a larger share
+# the faster the guest converts, and no cut might land mid-conversion.
+dmsetup message lw 0 mark convdone || fail "cannot mark the end of the conversion in the log"
 sleep 1
 touch w.stop
 wait "$WPID" || { cat w.out; fail "vxwriter saw an IO error or wrong data"; }
@@ -54,6 +58,9 @@ lwreplay "$logd" list > list.txt || fail "lwreplay list"
 n=$(sed -n 's/^entries //p' list.txt)
 echo "   log: $n entries, $(grep -c ' F$' list.txt) flushes, $(grep -c ' U$' list.txt) FUA, $(grep -c ' M s' list.txt) sync marks"
 [ "$(grep -c ' M s' list.txt)" -ge 10 ] || fail "too few sync marks in the log"
+ce=$(awk '$2 == "M" && $3 == "convdone" {print $1}' list.txt)
+[ -n "$ce" ] && [ "$ce" -gt 0 ] || fail "no convdone mark in the log"
+echo "   the conversion ended at entry $ce of $n"
 vol_key_file vk.bin "$disk"
 
 cuts=0; opened_converting=0; bytes=0; resumed=0
@@ -119,7 +126,7 @@ for i in $(seq "$CUTS"); do
 		e=$(echo "$flushes" | sed -n "$((RANDOM % nf + 1))p")
 		e=$((e + 1))
 	else
-		e=$(( (RANDOM * 32768 + RANDOM) % n + 1 ))
+		e=$(( (RANDOM * 32768 + RANDOM) % ce + 1 ))
 	fi
 	cut_one "$e"
 done
