@@ -151,8 +151,8 @@ t_guide_schemas() {
 		status-mapping.json:* vm/json-schemas
 		open.json:*           vm/json-schemas
 		mapping-result.json:* vm/json-schemas
-		keyslot.json:pkcs11_uri  needs a PKCS#11 token (SoftHSM: tests/keys)
-		dump.json:new_volume_key only while reencrypting
+		keyslot.json:pkcs11_uri  proved by keys/json_schemas (SoftHSM token)
+		dump.json:new_volume_key proved by keys/json_schemas (a re-key stopped half way)
 	EOF
 	[ -n "${VXTS_KMS_DIR:-}" ] || printf '%s\n' keyslot.json:kms_key_id keyslot.json:mechanism >> "$work/allow.txt"
 	"$PY" "$checker" "$schema_dir" "$work/samples.txt" "$work/allow.txt" \

@@ -608,6 +608,93 @@ rk_slots() {
 		"$PY" -c 'import json,sys; print(sum(k["type"] == "recovery" for k in json.load(sys.stdin)["keyslots"]))'
 }
 
+# ---- JSON schemas of what only this layer produces --------------------------
+
+# cli/guide_schemas proves every schema property needed by a real output, but
+# two only appear with a token or a re-key in progress: keyslot.json's
+# pkcs11_uri and dump.json's new_volume_key. Here: `keyslot list --json` of a
+# volume with key-file, PKCS#11 (AES and RSA) and KMS slots, and `dump
+# --volume-key --json` of a re-key stopped half way, checked by the same
+# checker, with those two properties the ones that must be proved needed.
+t_json_schemas() {
+	hsm_setup || return $?
+	local img=$work/js.img hdr=$work/js.hdr pid i f p
+	local samples=$work/js-samples.txt allow=$work/js-allow.txt
+	head -c 64 /dev/urandom > "$work/js.k"
+	head -c 64 /dev/urandom > "$work/js.k2"
+	kms_key disk-kek-v1
+	mkimg "$img" 8
+	vx format "$img" --header "$hdr" --yes --key-file "$work/js.k"
+	expect_rc 0 "format" || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/js.k" "${P11[@]}" \
+		--new-pkcs11-uri "pkcs11:token=vxts-test;object=kek-aes"
+	expect_rc 0 "keyslot add (AES key in the token)" || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/js.k" "${P11[@]}" \
+		--new-pkcs11-uri "pkcs11:token=vxts-test;object=kek-rsa"
+	expect_rc 0 "keyslot add (RSA key pair in the token)" || return 1
+	vx keyslot add "$img" --header "$hdr" --key-file "$work/js.k" \
+		--kms-command "$KMS" --new-kms-key-id disk-kek-v1
+	expect_rc 0 "keyslot add (KMS)" || return 1
+	vx keyslot list "$img" --header "$hdr" --json
+	expect_rc 0 "keyslot list" || return 1
+	cp "$work/out" "$work/js-list.json"
+	printf 'keyslot-list.json\t%s\n' "$work/js-list.json" > "$samples"
+	# a re-key stopped at a commit point: the header holds both keys
+	"$VXTS" reencrypt "$img" --header "$hdr" --key-file "$work/js.k" --yes --no-progress \
+		--window-size 1M --rate-limit 1M < /dev/null > /dev/null 2> "$work/js-re.err" &
+	pid=$!
+	for i in $(seq 300); do
+		kill -0 "$pid" 2> /dev/null || break
+		vx status "$img" --header "$hdr" --interval 0 --json
+		grep -q '"done_bytes":[1-9]' "$work/out" && break
+		sleep 0.1
+	done
+	kill -INT "$pid" 2> /dev/null
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 7 ] || { why="the re-key was not stopped at a commit point: exit $rc ($(head -c 200 "$work/js-re.err"))"; return 1; }
+	# the keys stay out of $all_out (the leak check's haystack)
+	timeout 120 "$VXTS" dump "$img" --header "$hdr" --key-file "$work/js.k" --volume-key --json \
+		< /dev/null > "$work/js-dump.json" 2> "$work/err"
+	rc=$?
+	expect_rc 0 "dump --volume-key during the re-key" || return 1
+	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["volume_key"]); print(d["new_volume_key"])' \
+		"$work/js-dump.json" >> "$secrets" 2> /dev/null ||
+		{ why="dump --volume-key --json during a re-key has no volume_key and new_volume_key"; return 1; }
+	printf 'dump.json\t%s\n' "$work/js-dump.json" >> "$samples"
+	# everything else is cli/guide_schemas's to prove
+	for f in "$top"/docs/schema/*.json; do
+		f=${f##*/}
+		case $f in
+		keyslot.json | dump.json)
+			for p in $("$PY" -c 'import json,sys
+def props(s):
+    if isinstance(s, dict):
+        if isinstance(s.get("properties"), dict):
+            yield from s["properties"]
+        for v in s.values():
+            yield from props(v)
+    elif isinstance(s, list):
+        for v in s:
+            yield from props(v)
+print(" ".join(sorted(set(props(json.load(open(sys.argv[1])))))))' "$top/docs/schema/$f"); do
+				case $f:$p in
+				keyslot.json:pkcs11_uri | dump.json:new_volume_key) ;;
+				*) echo "$f:$p" ;;
+				esac
+			done
+			;;
+		*) echo "$f:*" ;;
+		esac
+	done > "$allow"
+	"$PY" "$top/tests/lib/schemacheck.py" "$top/docs/schema" "$samples" "$allow" > "$work/js-check.out" 2>&1 ||
+		{ why="$(grep -v '^[0-9]* samples' "$work/js-check.out" | head -n 3 | tr '\n' ' ')"; return 1; }
+	echo "# json_schemas: $(tail -n 1 "$work/js-check.out")"
+	grep -q '; 2 schema properties each proved needed' "$work/js-check.out" ||
+		{ why="want pkcs11_uri and new_volume_key proved: $(tail -n 1 "$work/js-check.out")"; return 1; }
+	rm -f "$work/js-dump.json"
+}
+
 # ---- tampering --------------------------------------------------------------
 
 # patch <hdr> <offset in copy> <hex bytes>: edits both copies, then fixes the
@@ -735,7 +822,7 @@ t_no_key_in_proc() {
 
 cases=(pkcs11_aes_round_trip pkcs11_rsa_oaep_slot pkcs11_wrong_pin kms_happy_and_rotate
        kms_last_key_kept kms_timeout kms_lingering_child kms_signal_stops kms_garbage kms_bad_base64 kms_nonzero_exit
-       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified key_check_pin azure_key_id argon2_bounds rotate_sigkill recovery_sigkill tampered_headers no_key_in_proc)
+       kms_error_reply kms_not_runnable kms_reencrypt kms_seal_verified key_check_pin azure_key_id argon2_bounds rotate_sigkill recovery_sigkill json_schemas tampered_headers no_key_in_proc)
 [ $# -gt 0 ] && cases=("$@")
 failed=0
 for c in "${cases[@]}"; do
