@@ -37,6 +37,16 @@ want() { # <tag> <exit> <grep -E pattern on <tag>.json> <what>
 		{ cat "$1.json" "$1.err"; fail "$4: exit $RC (want $2), or no /$3/ in the JSON"; }
 }
 
+# checked <schema> <tag> <exit> <pattern> <what> <vxts args...>: vj, want, and
+# the output sent to the host as a sample of <schema>
+checked() {
+	local schema=$1 tag=$2 ex=$3 pat=$4 what=$5
+	shift 5
+	vj "$tag" "$@"
+	want "$tag" "$ex" "$pat" "$what"
+	json_sample "$schema" "$tag" "$tag.json"
+}
+
 # Until mapping on holds a window (prints "lo-hi"), at most 10 s; fails
 # when the converter <pid> exits first.
 wait_window() { # <pid>
@@ -101,20 +111,15 @@ vj st-paused status on
 want st-paused 0 '"paused": *true' "status while paused"
 grep -q '"hint": *"paused' st-paused.json || { cat st-paused.json; fail "status: no hint while paused"; }
 json_sample status-mapping.json status-paused st-paused.json
-vj open-conv open on "$SLOW" --header hdr --key-file "$ONLINE_KEK"
-want open-conv 0 '"converting": *true' "open of a converting mapping"
-json_sample open.json open-converting open-conv.json
-vj busy encrypt --online on "$SLOW" --header hdr --key-file "$ONLINE_KEK" --force
-want busy 4 '"exit_name": *"busy"' "a second converter"
-json_sample error.json busy busy.json
+checked open.json open-conv 0 '"converting": *true' "open of a converting mapping" \
+	open on "$SLOW" --header hdr --key-file "$ONLINE_KEK"
+checked error.json busy 4 '"exit_name": *"busy"' "a second converter" \
+	encrypt --online on "$SLOW" --header hdr --key-file "$ONLINE_KEK" --force
 
 step "resume wakes it; status while it runs; the result"
-vj resume-woke resume on
-want resume-woke 0 '"result": *"resumed"' "resume of a paused converter"
-json_sample mapping-result.json resume-woke resume-woke.json
-vj st-run status on
-want st-run 0 '"convert": *"encrypt"' "status while converting"
-json_sample status-mapping.json status-running st-run.json
+checked mapping-result.json resume-woke 0 '"result": *"resumed"' "resume of a paused converter" \
+	resume on
+checked status-mapping.json st-run 0 '"convert": *"encrypt"' "status while converting" status on
 wait "$CONV" || { cat enc.err; fail "encrypt --online exited $?"; }
 RC=0
 want enc 0 '"verb": *"encrypt"' "encrypt --online result"
@@ -129,21 +134,15 @@ want st-idle 0 '"convert": *"none"' "status of the finished mapping"
 grep -q '"hint": *null' st-idle.json && grep -q '"header": *{' st-idle.json ||
 	{ cat st-idle.json; fail "status: a hint, or no header, when finished"; }
 json_sample status-mapping.json status-idle st-idle.json
-vj st-hdr status on --header hdr
-want st-hdr 0 '"header_path": *"hdr"' "status --header"
-json_sample status-mapping.json status-header st-hdr.json
-vj pause-none pause on
-want pause-none 0 '"result": *"no conversion in progress, nothing to do"' "pause when finished"
-json_sample mapping-result.json pause-none pause-none.json
-vj resume-none resume on
-want resume-none 0 '"result": *"no conversion in progress, nothing to do"' "resume when finished"
-json_sample mapping-result.json resume-none resume-none.json
-vj close close on
-want close 0 '"result": *"closed"' "close"
-json_sample mapping-result.json close close.json
-vj open open on "$SLOW" --header hdr --key-file "$ONLINE_KEK"
-want open 0 '"converting": *false' "open"
-json_sample open.json open open.json
+checked status-mapping.json st-hdr 0 '"header_path": *"hdr"' "status --header" \
+	status on --header hdr
+checked mapping-result.json pause-none 0 '"result": *"no conversion in progress, nothing to do"' "pause when finished" \
+	pause on
+checked mapping-result.json resume-none 0 '"result": *"no conversion in progress, nothing to do"' "resume when finished" \
+	resume on
+checked mapping-result.json close 0 '"result": *"closed"' "close" close on
+checked open.json open 0 '"converting": *false' "open" \
+	open on "$SLOW" --header hdr --key-file "$ONLINE_KEK"
 here=$PWD
 (cd / && exec vxts status on --json < /dev/null > "$here/st-root.json" 2>&1)
 grep -q '"header": *{' st-root.json ||
@@ -183,14 +182,12 @@ json_sample progress.json resume-progress resume.err
 	fail "the disk does not hold the original plaintext after encrypt and decrypt"
 
 step "linear mapping: status, close twice, pause of a mapping that is gone"
-vj st-lin status on
-want st-lin 0 '"target": *"other"' "status of the linear mapping"
-json_sample status-mapping.json status-linear st-lin.json
+checked status-mapping.json st-lin 0 '"target": *"other"' "status of the linear mapping" \
+	status on
 vj close2 close on
 want close2 0 '"result": *"closed"' "close of the linear mapping"
-vj close-none close on
-want close-none 0 '"result": *"not open, nothing to do"' "close again"
-json_sample mapping-result.json close-none close-none.json
+checked mapping-result.json close-none 0 '"result": *"not open, nothing to do"' "close again" \
+	close on
 vj pause-gone pause on
 grep -Eq '"ok": *false' pause-gone.json && [ "$RC" -ne 0 ] ||
 	{ cat pause-gone.json pause-gone.err; fail "pause of a mapping that is gone: exit $RC"; }
