@@ -87,7 +87,6 @@ t_fix_json_unique_keys() {
 }
 
 t_fix_restore_stale() {
-	local pid
 	encrypted_vol rs 16 || return 1
 	vx header backup "$img" "$work/rs.bak" --header "$hdr"
 	expect_rc 0 "header backup" || return 1
@@ -106,12 +105,9 @@ t_fix_restore_stale() {
 	# taken mid-conversion, the live header gone: 11 naming --force
 	img=$work/rm.img hdr=$work/rm.hdr
 	mkimg "$img" 32
-	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--window-size 1M --rate-limit 4M < /dev/null > /dev/null 2>&1 &
-	pid=$!
-	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
-	kill -INT "$pid"; wait "$pid"
-	[ "$?" -eq 7 ] || { why="the background encrypt was not stopped mid-way by SIGINT"; return 1; }
+	bg_encrypt "$img" "$hdr" 4M || return 1
+	bg_stop INT
+	[ "$rc" -eq 7 ] || { why="the background encrypt was not stopped mid-way by SIGINT"; return 1; }
 	vx header backup "$img" "$work/rm.bak" --header "$hdr"
 	expect_rc 0 "header backup mid-conversion" || return 1
 	dd if=/dev/zero of="$hdr" bs=4096 count=2 conv=notrunc status=none
@@ -131,17 +127,16 @@ t_fix_backup_exists() {
 }
 
 t_fix_keyslot_busy() {
-	local pid
+	local add_rc
 	img=$work/kb.img hdr=$work/kb.hdr
 	mkimg "$img" 32
-	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--window-size 1M --rate-limit 4M < /dev/null > /dev/null 2>&1 &
-	pid=$!
-	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
+	bg_encrypt "$img" "$hdr" 4M || return 1
 	vx keyslot add "$img" --header "$hdr" --key-file "$work/k1" --new-key-file "$work/k2"
-	kill -INT "$pid"; wait "$pid"
+	add_rc=$rc
+	bg_stop INT
 	# 7: still running (holding its lock) when the add ran
-	[ "$?" -eq 7 ] || { why="the background encrypt was not running through the keyslot add"; return 1; }
+	[ "$rc" -eq 7 ] || { why="the background encrypt was not running through the keyslot add"; return 1; }
+	rc=$add_rc
 	expect_rc 4 "keyslot add during a conversion" || return 1
 	grep -q "locked by another vxts process" "$work/err" ||
 		{ why="message: $(cat "$work/err")"; return 1; }

@@ -94,6 +94,30 @@ wait_running() {
 	return 1
 }
 
+# bg_encrypt <img> <hdr> <rate> [args...]: `vxts encrypt` of <img> in 1 MiB
+# windows at <rate> bytes/s, in the background ($bg_pid), once wait_running
+# saw it run; stopped again if it never did.
+bg_encrypt() {
+	local img=$1 hdr=$2 rate=$3
+	shift 3
+	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
+		--window-size 1M --rate-limit "$rate" "$@" < /dev/null \
+		> "$work/bg.out" 2> "$work/bg.err" &
+	bg_pid=$!
+	wait_running "$bg_pid" "$img" "$hdr" && return 0
+	bg_stop TERM
+	return 1
+}
+
+# bg_stop <signal>: signal the background conversion and reap it; its exit
+# status in $rc, its output added to $all_out.
+bg_stop() {
+	kill -"$1" "$bg_pid" 2> /dev/null
+	wait "$bg_pid"
+	rc=$?
+	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
+}
+
 head -c 64 /dev/urandom > "$work/k1"
 head -c 33 /dev/urandom > "$work/k2"
 head -c 64 /dev/urandom > "$work/wrong"
@@ -350,34 +374,28 @@ t_wrong_key() {
 }
 
 t_busy() {
-	local pid st i
+	local st i
 	img=$work/busy.img hdr=$work/busy.hdr
 	mkimg "$img" 32
 	orig=$(sha "$img")
 	# 16 s of work, stopped after a few: 1 MiB windows advance the boundary
 	# twice within status's 1 s sampling interval, so its rate is never 0
 	# because one window happened to straddle the interval.
-	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--resilience journal --window-size 1M --rate-limit 2M < /dev/null \
-		> "$work/bg.out" 2> "$work/bg.err" &
-	pid=$!
-	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
+	bg_encrypt "$img" "$hdr" 2M --resilience journal || return 1
 	st=$(json_get 'd["state"]')
-	[ "$st" = encrypting ] || { why="background encrypt: state $st"; kill "$pid"; wait "$pid"; return 1; }
+	[ "$st" = encrypting ] || { why="background encrypt: state $st"; bg_stop TERM; return 1; }
 	vx encrypt "$img" --header "$hdr" --key-file "$work/k1"
-	expect_rc 4 "second encrypt while one runs" || { kill "$pid"; wait "$pid"; return 1; }
-	grep -qi "busy\|in use\|lock" "$work/err" || { why="busy message: $(cat "$work/err")"; kill "$pid"; wait "$pid"; return 1; }
+	expect_rc 4 "second encrypt while one runs" || { bg_stop TERM; return 1; }
+	grep -qi "busy\|in use\|lock" "$work/err" || { why="busy message: $(cat "$work/err")"; bg_stop TERM; return 1; }
 	vx decrypt "$img" --header "$hdr" --key-file "$work/k1"
-	expect_rc 4 "decrypt while encrypt runs" || { kill "$pid"; wait "$pid"; return 1; }
+	expect_rc 4 "decrypt while encrypt runs" || { bg_stop TERM; return 1; }
 	vx status "$img" --header "$hdr" --json
-	expect_rc 0 "status while encrypt runs" && json_ok || { kill "$pid"; wait "$pid"; return 1; }
+	expect_rc 0 "status while encrypt runs" && json_ok || { bg_stop TERM; return 1; }
 	awk "BEGIN{exit !($(json_get 'd["rate_bytes_per_sec"]') > 0)}" ||
-		{ why="status saw no rate: $(cat "$work/out")"; kill "$pid"; wait "$pid"; return 1; }
+		{ why="status saw no rate: $(cat "$work/out")"; bg_stop TERM; return 1; }
 	[ "$(json_get 'd["running"]')" = True ] ||
-		{ why="status does not see the running vxts"; kill "$pid"; wait "$pid"; return 1; }
-	kill -TERM "$pid"
-	wait "$pid"; rc=$?
-	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
+		{ why="status does not see the running vxts"; bg_stop TERM; return 1; }
+	bg_stop TERM
 	expect_rc 7 "SIGTERM during encrypt" || return 1
 	vx status "$img" --header "$hdr" --json --interval 0
 	[ "$(json_get 'd["in_progress"], d["running"]')" = "True False" ] ||
@@ -648,19 +666,11 @@ t_not_plaintext() {
 # whether anything was converted since); then the conversion resumes and the
 # plaintext comes back whole.
 t_restore_midway() {
-	local pid
 	img=$work/mid.img hdr=$work/mid.hdr
 	mkimg "$img" 32
 	orig=$(sha "$img")
-	timeout 60 "$VXTS" encrypt "$img" --header "$hdr" --key-file "$work/k1" --force \
-		--resilience journal --window-size 1M --rate-limit 4M < /dev/null \
-		> "$work/bg.out" 2> "$work/bg.err" &
-	pid=$!
-	wait_running "$pid" "$img" "$hdr" || { kill "$pid"; wait "$pid"; return 1; }
-	kill -INT "$pid"
-	wait "$pid"
-	rc=$?
-	cat "$work/bg.out" "$work/bg.err" >> "$all_out"
+	bg_encrypt "$img" "$hdr" 4M --resilience journal || return 1
+	bg_stop INT
 	cp "$work/bg.err" "$work/err"
 	expect_rc 7 "SIGINT during encrypt" || return 1
 	vx header backup "$img" "$work/mid.bak" --header "$hdr"
