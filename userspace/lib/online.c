@@ -363,8 +363,16 @@ static int onl_conf_write(const char *name, const char *device, const char *head
 	if (!f)
 		return vxts_err(-errno, "cannot write %s", tmp);
 	fprintf(f, "device=%s\nheader=%s\ninner=%s\n", dev, hdr, inner ? inner : "");
-	if (fclose(f) || rename(tmp, path))
-		return vxts_err(-errno, "cannot write %s", path);
+	/* a write error (a full /run) must not rename a cut record into place */
+	r = ferror(f) ? -EIO : 0;
+	if (fclose(f) && !r)
+		r = -errno;
+	if (!r && rename(tmp, path))
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return vxts_err(r, "cannot write %s", path);
+	}
 	return 0;
 }
 
