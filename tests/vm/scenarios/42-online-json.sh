@@ -100,7 +100,13 @@ json_sample status-mapping.json status-held st-held.json
 step "pause (the converter stops at the next edge), status, open, a second converter"
 vxts pause on --json < /dev/null > pause.json 2> pause.err &
 PP=$!
-sleep 0.3
+# the converter goes on once the pause is asked for (its flag file is there)
+i=0
+until [ -e "${VXTS_RUN_DIR:-/run/vxts}/on.pause" ]; do
+	i=$((i + 1))
+	[ "$i" -le 200 ] || { kill -CONT "$CONV"; fail "vxts pause never set its flag"; }
+	sleep 0.05
+done
 kill -CONT "$CONV"
 wait "$PP"
 RC=$?
@@ -120,8 +126,9 @@ step "resume wakes it; status while it runs; the result"
 checked mapping-result.json resume-woke 0 '"result": *"resumed"' "resume of a paused converter" \
 	resume on
 checked status-mapping.json st-run 0 '"convert": *"encrypt"' "status while converting" status on
-wait "$CONV" || { cat enc.err; fail "encrypt --online exited $?"; }
-RC=0
+wait "$CONV"
+RC=$?
+[ "$RC" -eq 0 ] || { cat enc.err; fail "encrypt --online exited $RC"; }
 want enc 0 '"verb": *"encrypt"' "encrypt --online result"
 grep -Eq '"paused_sec": *[0-9.]*[1-9]' enc.json || { cat enc.json; fail "encrypt: paused_sec is 0"; }
 json_sample online.json encrypt enc.json
