@@ -468,9 +468,9 @@ PYEOF
 
 # ---- kills at random moments -----------------------------------------------
 # A fixed sleep before the kill misses a command that finishes sooner on a
-# faster machine (CI once saw 15 runs and no kill). So the kill lands at a
-# uniformly random moment of the command's own measured run time, and only a
-# run whose exit status says SIGKILL (137) counts as killed.
+# faster machine (CI once saw 15 runs and no kill). So the kill is aimed from
+# the command's own measured run time (aim, below), and only a run whose exit
+# status says SIGKILL (137) counts as killed.
 
 exec {never_fd}<> <(:)
 pause_us() { # <microseconds>: sleep without forking (read times out on a silent pipe)
