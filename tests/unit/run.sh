@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Native unit tests: every build/tests/unit/test_* binary (cmocka), run with TAP
-# output so each cmocka test becomes one PASS/FAIL line. A binary that crashes
-# or reports nothing is a failure of its own.
+# Native unit tests: the build/tests/unit/test_* binary of every
+# tests/unit/test_*.c (cmocka), run with TAP output so each cmocka test becomes
+# one PASS/FAIL line. A binary that crashes or reports nothing is a failure of
+# its own; a missing one too. A binary left in build/ by a test whose source
+# is gone is not run (a working tree and a clean clone report the same tests).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/tests/lib/results.sh"
 
-bins=("$top"/build/tests/unit/test_*)
-if [ ! -e "${bins[0]}" ]; then
-	vxts_report FAIL unit/build "no unit test binaries in build/tests/unit: run make"
-	exit 1
-fi
+srcs=("$here"/test_*.c)
 failed=0
-for bin in "${bins[@]}"; do
-	[ -x "$bin" ] || continue
-	suite=$(basename "$bin")
+for src in "${srcs[@]}"; do
+	suite=$(basename "$src" .c)
+	bin=$top/build/tests/unit/$suite
+	if [ ! -x "$bin" ]; then
+		vxts_report FAIL "unit/$suite" "no $bin: run make"
+		failed=1
+		continue
+	fi
 	out=$(mktemp)
 	# Each binary gets a private scratch directory (tmpfs when /dev/shm exists).
 	scratch=$(mktemp -d "${VXTS_TEST_TMP:-/dev/shm}/vxts-unit.XXXXXX" 2>/dev/null || mktemp -d)
